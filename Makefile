@@ -1,0 +1,41 @@
+# restrictwatch: `make demo` and `make test` do all set-up on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: venv
+	$(BIN)/restrictwatch demo
+
+test: venv prometheus
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+unit: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/integration
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy detectors streams
+
+prometheus:
+	bash deploy/prometheus/install.sh
+
+kafka-up:
+	bash deploy/kafka/kafka.sh up
+
+kafka-down:
+	bash deploy/kafka/kafka.sh down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

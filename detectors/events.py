@@ -1,0 +1,72 @@
+"""Restriction event messages: the public contract in `schemas/event.v1.schema.json`."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pycountry
+
+from detectors.correlate import OUTAGE, THROTTLING
+
+SCHEMA_ID = "restrictwatch.event.v1"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_event_id(country: str, started_at: float, seed: str) -> str:
+    """Deterministic from what defines the incident, so a replay or a restart gives the same id."""
+    digest = hashlib.sha1(f"{country}|{started_at:.0f}|{seed}".encode()).hexdigest()[:8]
+    stamp = datetime.fromtimestamp(started_at, UTC).strftime("%Y%m%dT%H%MZ")
+    return f"rw-{country}-{stamp}-{digest}"
+
+
+def country_name(code: str) -> str:
+    c = pycountry.countries.get(alpha_2=code)
+    if c is None:
+        return code
+    return str(getattr(c, "common_name", None) or c.name)
+
+
+def _join(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"~{round(seconds / 60)} min"
+    hours = seconds / 3600
+    if hours < 48:
+        return f"~{round(hours * 2) / 2:g} h"
+    return f"~{round(hours / 24 * 2) / 2:g} days"
+
+
+def summarize(
+    kind: str,
+    country: str,
+    asns: list[int],
+    platform_names: list[str],
+    started_at: float,
+    ended_at: float | None,
+) -> str:
+    """One human sentence, e.g. 'X, Facebook, Instagram and YouTube restricted in Pakistan (PK) for ~7 h'."""
+    where = f"in {country_name(country)} ({country})"
+    if asns:
+        where = "on " + ", ".join(f"AS{a}" for a in asns) + " " + where
+    when = f"for {format_duration(ended_at - started_at)}" if ended_at is not None else f"since {iso(started_at)}"
+    if kind == OUTAGE:
+        return f"Network outage {where} {when}"
+    verb = "throttled" if kind == THROTTLING else "restricted"
+    return f"{_join(platform_names)} {verb} {where} {when}"
+
+
+def validate_event(message: dict[str, Any]) -> None:
+    """Raise if a message breaks the published schema (used by tests and the CLI's self-checks)."""
+    from detectors.schemas import validator
+
+    validator("event.v1")(message)

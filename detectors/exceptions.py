@@ -1,0 +1,11 @@
+"""The detection core's errors, under one root so callers can catch them together."""
+
+from __future__ import annotations
+
+
+class RestrictwatchError(Exception):
+    """Root of every error restrictwatch raises on purpose."""
+
+
+class ConfigError(RestrictwatchError):
+    """The detector configuration is invalid; the message names the path of each bad key."""

@@ -1,0 +1,144 @@
+"""One country's whole detection state: clocks per source, open bins, series models, incidents.
+
+Event time only: each source has its own watermark (its newest record minus the allowed
+lateness), so a feed that runs late is judged on its own clock instead of being dropped. A bin of
+the country is evaluated once every live source has closed it; a source silent for longer than
+`source_silence_seconds` stops holding the others back, and its series are gaps, never drops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.config import Config, Thresholds
+from detectors.correlate import classify_bin
+from detectors.incidents import IncidentBook
+from detectors.records import Rejection, Sample, SeriesKey
+from detectors.series import Bin, Series, Verdict
+
+
+@dataclass(slots=True)
+class SourceClock:
+    max_ts: float
+    closed_until: float | None = None  # every bin starting before this is closed
+    open_bins: dict[float, dict[SeriesKey, Bin]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MonitorStats:
+    bins_closed: int = 0
+    bins_evaluated: int = 0
+    verdicts_too_late: int = 0
+
+
+class CountryMonitor:
+    """Feed samples of one country in; get event messages (or a rejection) out."""
+
+    def __init__(self, country: str, config: Config) -> None:
+        self.country = country
+        self.config = config
+        self.series: dict[SeriesKey, Series] = {}
+        self.thresholds: dict[SeriesKey, Thresholds] = {}
+        self.sources: dict[str, SourceClock] = {}
+        self.pending: dict[float, list[Verdict]] = {}
+        self.evaluated_until: float | None = None
+        self.max_ts = float("-inf")
+        self.book = IncidentBook(country)
+        self.stats = MonitorStats()
+
+    def reconfigure(self, config: Config) -> None:
+        """Take a new config without losing learned state; new thresholds apply from the next bin."""
+        self.config = config
+        for key, s in self.series.items():
+            s.thresholds = config.thresholds_for(key.country, key.asn, key.platform)
+            self.thresholds[key] = s.thresholds
+
+    def add(self, sample: Sample) -> list[dict[str, Any]] | Rejection:
+        width = self.config.bin_seconds
+        key = sample.key
+        bin_start = sample.ts - sample.ts % width
+        clock = self.sources.get(key.source)
+        if clock is None:
+            clock = self.sources[key.source] = SourceClock(max_ts=sample.ts)
+        if clock.closed_until is not None and bin_start < clock.closed_until:
+            return Rejection(
+                "late",
+                f"bin starting {bin_start:.0f} of source {key.source!r} closed when its watermark "
+                f"passed {clock.closed_until:.0f} (allowed lateness {self.config.lateness_seconds} s)",
+                "bin",
+            )
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = Series(key, self.config)
+            self.thresholds[key] = series.thresholds
+        bins = clock.open_bins.get(bin_start)
+        if bins is None:
+            bins = clock.open_bins[bin_start] = {}
+        acc = bins.get(key)
+        if acc is None:
+            acc = bins[key] = series.new_bin()
+        elif sample.ts in acc.seen:
+            return Rejection("duplicate", f"a record for this series at ts {sample.ts:.0f} was already used", "bin")
+        acc.add(sample)  # type: ignore[arg-type]
+        if sample.ts <= clock.max_ts and clock.closed_until is not None:
+            return []
+        clock.max_ts = max(clock.max_ts, sample.ts)
+        self.max_ts = max(self.max_ts, sample.ts)
+        self._close_bins(clock)
+        return self._evaluate()
+
+    def _close_bins(self, clock: SourceClock) -> None:
+        width = self.config.bin_seconds
+        watermark = clock.max_ts - self.config.lateness_seconds
+        closed_until = watermark - watermark % width
+        if clock.closed_until is not None and closed_until <= clock.closed_until:
+            return
+        for bin_start in sorted(b for b in clock.open_bins if b + width <= closed_until):
+            verdicts = [self.series[k].close(bin_start, acc) for k, acc in clock.open_bins.pop(bin_start).items()]
+            self.stats.bins_closed += 1
+            if self.evaluated_until is not None and bin_start < self.evaluated_until:
+                self.stats.verdicts_too_late += len(verdicts)
+                continue
+            self.pending.setdefault(bin_start, []).extend(verdicts)
+        clock.closed_until = closed_until
+
+    def _frontier(self) -> float | None:
+        """The first bin not yet closed by every live source."""
+        silence = self.config.lifecycle.source_silence_seconds
+        frontier: float | None = None
+        for clock in self.sources.values():
+            if clock.max_ts < self.max_ts - silence:
+                continue  # silent: do not wait for it
+            if clock.closed_until is None:
+                return None
+            frontier = clock.closed_until if frontier is None else min(frontier, clock.closed_until)
+        return frontier
+
+    def _evaluate(self) -> list[dict[str, Any]]:
+        frontier = self._frontier()
+        if frontier is None or not self.pending:
+            return []
+        width = self.config.bin_seconds
+        messages: list[dict[str, Any]] = []
+        if self.evaluated_until is None:
+            self.evaluated_until = min(self.pending)
+        while self.evaluated_until < frontier:
+            b = self.evaluated_until
+            if b not in self.pending:
+                # Skip straight over a stretch with no data: nothing is observed, nothing changes.
+                later = [p for p in self.pending if p > b]
+                b = min(later) if later else frontier
+                if b >= frontier:
+                    self.evaluated_until = frontier
+                    break
+            verdicts = self.pending.pop(b)
+            observations = classify_bin(verdicts, self.thresholds)
+            messages.extend(self.book.step(b, observations, self.config))
+            self.stats.bins_evaluated += 1
+            self.evaluated_until = b + width
+        return messages
+
+    @property
+    def open_incidents(self) -> int:
+        return len(self.book.incidents)

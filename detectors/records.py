@@ -1,0 +1,138 @@
+"""Input records: raw bytes in, a typed `Sample` or a `Rejection` out (errors are data, never exceptions)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, NamedTuple
+
+import fastjsonschema
+import orjson
+import pycountry
+
+from detectors.schemas import validator
+
+Signal = Literal["traffic", "reachability"]
+FAILURE_LAYERS: tuple[str, ...] = ("dns", "tcp", "tls", "http", "timeout")
+
+# Kosovo is in common use (XK) but not in ISO 3166-1.
+KNOWN_COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries) | {"XK"}
+
+ERROR_TYPES: tuple[str, ...] = (
+    "too_large",
+    "empty",
+    "encoding",
+    "json",
+    "schema",
+    "invalid_value",
+    "unknown_country",
+    "future",
+    "late",
+    "duplicate",
+)
+
+
+class SeriesKey(NamedTuple):
+    """Identity of one time series."""
+
+    signal: str
+    source: str
+    country: str
+    asn: int | None
+    platform: str | None
+
+
+@dataclass(slots=True)
+class TrafficSample:
+    key: SeriesKey
+    ts: float
+    value: float
+
+
+@dataclass(slots=True)
+class ReachabilitySample:
+    key: SeriesKey
+    ts: float
+    probes: int
+    ok: int
+    failures: dict[str, int] = field(default_factory=dict)
+    latency_ms: float | None = None
+
+
+Sample = TrafficSample | ReachabilitySample
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a record cannot be used; `error_type` is a bounded code fit for a metric label."""
+
+    error_type: str
+    reason: str
+    stage: str = "decode"
+
+
+def parse_ts(value: str | int | float) -> float:
+    """Epoch seconds from RFC 3339 (UTC or with offset) or epoch seconds."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).timestamp()
+    return float(value)
+
+
+def decode_sample(raw: bytes, max_bytes: int = 65536) -> Sample | Rejection:
+    """Decode and validate one record against `schemas/`, then check what a schema cannot say."""
+    if len(raw) > max_bytes:
+        return Rejection("too_large", f"record is {len(raw)} bytes, limit is {max_bytes}")
+    if not raw.strip():
+        return Rejection("empty", "record is empty")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection("encoding", f"not UTF-8: {exc.reason} at byte {exc.start}")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("json", f"invalid JSON: {exc}")
+    return sample_from_dict(doc)
+
+
+def sample_from_dict(doc: Any) -> Sample | Rejection:
+    """Validate an already parsed record."""
+    if not isinstance(doc, dict):
+        return Rejection("schema", f"record must be a JSON object, got {type(doc).__name__}", "validate")
+    signal = doc.get("signal")
+    if signal not in ("traffic", "reachability"):
+        return Rejection("schema", f"unknown signal {signal!r}: expected traffic or reachability", "validate")
+    try:
+        validator(f"{signal}.v1")(doc)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return Rejection("schema", f"{signal}: {exc.message}", "validate")
+    country = doc["country"]
+    if country not in KNOWN_COUNTRIES:
+        return Rejection("unknown_country", f"unknown country code {country!r}", "validate")
+    try:
+        ts = parse_ts(doc["ts"])
+    except ValueError as exc:
+        return Rejection("schema", f"bad timestamp {doc['ts']!r}: {exc}", "validate")
+    key = SeriesKey(signal, doc["source"], country, doc.get("asn"), doc.get("platform"))
+    if signal == "traffic":
+        value = float(doc["value"])
+        if not math.isfinite(value):
+            return Rejection("invalid_value", f"value {value} is not finite", "validate")
+        return TrafficSample(key, ts, value)
+    return _reachability(doc, key, ts)
+
+
+def _reachability(doc: dict[str, Any], key: SeriesKey, ts: float) -> ReachabilitySample | Rejection:
+    probes: int = doc["probes"]
+    ok: int = doc["ok"]
+    if ok > probes:
+        return Rejection("invalid_value", f"ok ({ok}) exceeds probes ({probes})", "validate")
+    failures: dict[str, int] = doc.get("failures") or {}
+    failed = sum(failures.values())
+    if failed > probes - ok:
+        return Rejection(
+            "invalid_value", f"failures sum to {failed}, more than probes - ok ({probes - ok})", "validate"
+        )
+    latency = doc.get("latency_ms")
+    return ReachabilitySample(key, ts, probes, ok, failures, None if latency is None else float(latency))

@@ -1,0 +1,162 @@
+"""One series: its open bins, its model, and the verdict it gives when a bin closes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from detectors.config import Config, Thresholds
+from detectors.probes import ProbeBaseline
+from detectors.records import FAILURE_LAYERS, ReachabilitySample, SeriesKey, TrafficSample
+from detectors.seasonal import SeasonalBaseline
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What one series said about one closed bin."""
+
+    key: SeriesKey
+    observed: float
+    expected: float
+    z: float
+    ready: bool
+    failures: tuple[int, ...] | None = None
+    latency_ratio: float | None = None
+
+    @property
+    def drop(self) -> float:
+        """Share of the expected value that is missing (0 when at or above expectation)."""
+        if self.expected <= 0:
+            return 0.0
+        return min(1.0, max(0.0, 1.0 - self.observed / self.expected))
+
+    @property
+    def ratio(self) -> float:
+        return self.observed / self.expected if self.expected > 0 else 1.0
+
+
+class TrafficModel(Protocol):
+    """What the pipeline needs from a traffic detector: score a bin, then learn from it."""
+
+    def assess(self, ts: float, value: float) -> tuple[float, float, bool]:
+        """Return (expected value, standardized deviation, ready)."""
+        ...
+
+
+class SeasonalModel:
+    """Adapter from `SeasonalBaseline` to `TrafficModel`."""
+
+    def __init__(self, detector: SeasonalBaseline) -> None:
+        self.detector = detector
+
+    def assess(self, ts: float, value: float) -> tuple[float, float, bool]:
+        forecast, z = self.detector.observe(ts, value)
+        return forecast.expected, z, forecast.ready
+
+
+@dataclass(slots=True)
+class TrafficBin:
+    total: float = 0.0
+    count: int = 0
+    seen: list[float] = field(default_factory=list)
+
+    def add(self, sample: TrafficSample) -> None:
+        self.total += sample.value
+        self.count += 1
+        self.seen.append(sample.ts)
+
+    @property
+    def value(self) -> float:
+        # The mean, not the sum: a missing record in a bin must not look like a drop.
+        return self.total / self.count
+
+
+@dataclass(slots=True)
+class ReachabilityBin:
+    probes: int = 0
+    ok: int = 0
+    failures: list[int] = field(default_factory=lambda: [0] * len(FAILURE_LAYERS))
+    latency_weighted: float = 0.0
+    latency_weight: int = 0
+    seen: list[float] = field(default_factory=list)
+
+    def add(self, sample: ReachabilitySample) -> None:
+        self.probes += sample.probes
+        self.ok += sample.ok
+        for i, layer in enumerate(FAILURE_LAYERS):
+            self.failures[i] += sample.failures.get(layer, 0)
+        if sample.latency_ms is not None and sample.ok:
+            self.latency_weighted += sample.latency_ms * sample.ok
+            self.latency_weight += sample.ok
+        self.seen.append(sample.ts)
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.latency_weighted / self.latency_weight if self.latency_weight else None
+
+
+Bin = TrafficBin | ReachabilityBin
+
+
+def make_traffic_model(config: Config, thresholds: Thresholds) -> TrafficModel:
+    """Build the configured traffic detector for one series."""
+    spec = config.detectors.traffic
+    if spec.kind == "seasonal":
+        p = spec.seasonal
+        return SeasonalModel(
+            SeasonalBaseline(
+                bin_seconds=config.bin_seconds,
+                daily_slots=p.daily_slots,
+                level_halflife_days=p.level_halflife_days,
+                daily_halflife_days=p.daily_halflife_days,
+                weekly_halflife_weeks=p.weekly_halflife_weeks,
+                noise_fading=p.noise_fading,
+                noise_floor=p.noise_floor,
+                warmup_seconds=p.warmup_seconds,
+                clip_sigmas=p.clip_sigmas,
+                protect_sigmas=thresholds.protect_sigmas,
+                protect_drop=thresholds.protect_drop,
+            )
+        )
+    from detectors.baselines import make_baseline_model
+
+    return make_baseline_model(config, thresholds)
+
+
+class Series:
+    """A series' model plus its identity; closes bins into verdicts."""
+
+    __slots__ = ("key", "model", "thresholds")
+
+    def __init__(self, key: SeriesKey, config: Config) -> None:
+        self.key = key
+        self.thresholds = config.thresholds_for(key.country, key.asn, key.platform)
+        self.model: TrafficModel | ProbeBaseline
+        if key.signal == "traffic":
+            self.model = make_traffic_model(config, self.thresholds)
+        else:
+            p = config.detectors.reachability.success_rate
+            self.model = ProbeBaseline(
+                rate_fading=p.rate_fading,
+                latency_fading=p.latency_fading,
+                rate_floor=p.rate_floor,
+                warmup_bins=p.warmup_bins,
+                protect_sigmas=self.thresholds.protect_sigmas,
+                protect_drop=self.thresholds.protect_drop,
+            )
+
+    def new_bin(self) -> Bin:
+        return TrafficBin() if self.key.signal == "traffic" else ReachabilityBin()
+
+    def close(self, bin_start: float, acc: Bin) -> Verdict:
+        """Score the bin, then learn from it (the model decides whether it may)."""
+        if isinstance(acc, TrafficBin):
+            assert not isinstance(self.model, ProbeBaseline)
+            value = acc.value
+            expected, z, ready = self.model.assess(bin_start, value)
+            return Verdict(self.key, value, expected, z, ready)
+        assert isinstance(self.model, ProbeBaseline)
+        observed, expected, z, ready, latency_ratio = self.model.assess(
+            acc.probes, acc.ok, acc.latency_ms
+        )
+        return Verdict(self.key, observed, expected, z, ready, tuple(acc.failures), latency_ratio)

@@ -1,0 +1,270 @@
+"""Synthetic traffic and probe data with labeled incidents: the ground truth detectors are judged on.
+
+Traffic is built bottom-up, network by platform, so every view is consistent: blocking YouTube
+lowers the YouTube series, each network's total and the country total by the same volume, as it
+does in real data. Rhythms are local (daily curve, weekday factors, slow growth); noise is
+multiplicative with a Poisson-like term, so small series are noisy. Probes are binomial.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from detectors.records import FAILURE_LAYERS
+
+DAY = 86400
+
+
+def ts_of(text: str) -> float:
+    """Epoch seconds of an ISO time; a time without offset is UTC."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Network:
+    asn: int
+    share: float
+    mobile: bool = False
+    probes: int = 30
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str
+    utc_offset: float
+    volume: float  # mean traffic per bin of the whole country
+    networks: tuple[Network, ...]
+    platforms: dict[str, float]  # platform -> share of traffic
+    peak_hour: float = 21.0
+    depth: float = 0.45  # daily amplitude
+    weekly: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.02, 1.05, 1.05)  # Monday first, local
+    growth_per_week: float = 0.004
+    noise: float = 0.02
+    probe_success: float = 0.98
+    traffic_source: str = "edge-cdn"
+    probe_source: str = "probe-mesh"
+    probed_platforms: tuple[str, ...] | None = None  # None: every platform
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One injected pattern, labeled in the truth file. Times are UTC epoch seconds."""
+
+    label: str
+    kind: str  # network_outage | platform_restriction | throttling | benign
+    country: str
+    start: float
+    end: float
+    action: str  # outage | block | throttle | scale | silence | late | duplicate | gaps
+    asns: tuple[int, ...] = ()  # empty: every network
+    platforms: tuple[str, ...] = ()  # empty: every platform (and the rest)
+    factor: float = 1.0  # traffic multiplier (residual share for outage/block)
+    fail_share: float = 0.0  # share of probes failing
+    method: str = "timeout"  # failing layer
+    latency_factor: float = 1.0
+    probes: str = "fail"  # outage: fail | silent
+    source: str = ""  # for feed faults
+    delay: float = 0.0  # for late feeds
+    ramp_bins: int = 0
+    labeled: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    start: float
+    end: float
+    countries: tuple[Country, ...]
+    effects: tuple[Effect, ...] = field(default_factory=tuple)
+    bin_seconds: int = 300
+
+
+def _local(ts: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:
+    local = ts + offset * 3600
+    hour = (local % DAY) / 3600
+    weekday = ((local // DAY).astype(np.int64) + 3) % 7
+    return hour, weekday
+
+
+def _diurnal(hour: np.ndarray, peak: float, depth: float) -> np.ndarray:
+    a = 2 * math.pi * (hour - peak) / 24
+    return 1 + depth * np.cos(a) + 0.25 * depth * np.cos(2 * a + 1.0)
+
+
+def _active(ts: np.ndarray, e: Effect, bin_seconds: int, jitter: int = 0) -> np.ndarray:
+    """Weight 0..1 of the effect in each bin (ramps in over `ramp_bins`, shifted by jitter bins)."""
+    start = e.start + jitter * bin_seconds
+    w = ((ts >= start) & (ts < e.end)).astype(float)
+    if e.ramp_bins:
+        ramp = np.clip((ts - start) / (e.ramp_bins * bin_seconds) + 1 / e.ramp_bins, 0, 1)
+        w = w * ramp
+    return w
+
+
+def _noisy(rng: np.random.Generator, values: np.ndarray, noise: float) -> np.ndarray:
+    sigma = np.sqrt(noise**2 + 1.0 / np.maximum(values, 1.0))
+    return values * np.exp(rng.normal(0.0, 1.0, values.shape) * sigma)
+
+
+Record = tuple[float, int, dict[str, object]]  # (emit time, order, record)
+
+
+def generate(scenario: Scenario, seed: int) -> Iterator[Record]:
+    """Every record of the scenario with the time it is emitted, in no particular order."""
+    rng = np.random.default_rng(seed)
+    b = scenario.bin_seconds
+    ts = np.arange(scenario.start, scenario.end, b, dtype=float)
+    order = 0
+    for country in scenario.countries:
+        effects = [e for e in scenario.effects if e.country in (country.code, "*")]
+        for rec in _country_records(rng, country, effects, ts, b):
+            order += 1
+            yield rec[0], order, rec[1]
+
+
+def _country_records(
+    rng: np.random.Generator, c: Country, effects: list[Effect], ts: np.ndarray, b: int
+) -> Iterator[tuple[float, dict[str, object]]]:
+    hour, weekday = _local(ts, c.utc_offset)
+    weeks = (ts - ts[0]) / (7 * DAY)
+    base = c.volume * np.asarray(c.weekly)[weekday] * (1 + c.growth_per_week) ** weeks
+    platforms = list(c.platforms)
+    rest_share = max(0.0, 1.0 - sum(c.platforms.values()))
+    other_share = max(0.0, 1.0 - sum(n.share for n in c.networks))
+    networks = [*c.networks, Network(0, other_share)] if other_share > 0 else list(c.networks)
+    # volume[network][platform or ""] over time, before measurement noise
+    volume: dict[int, dict[str, np.ndarray]] = {}
+    for n in networks:
+        phase = -1.5 if n.mobile else 0.0
+        curve = base * n.share * _diurnal(hour, c.peak_hour + phase, c.depth)
+        volume[n.asn] = {p: curve * s for p, s in c.platforms.items()}
+        volume[n.asn][""] = curve * rest_share
+    probe_fail: dict[tuple[int, str], tuple[np.ndarray, str]] = {}
+    latency_mult: dict[tuple[int, str], np.ndarray] = {}
+    silent: dict[tuple[int, str], np.ndarray] = {}
+    for idx, e in enumerate(effects):
+        if e.action not in ("outage", "block", "throttle", "scale"):
+            continue
+        for n in networks:
+            if e.asns and n.asn not in e.asns:
+                continue
+            jitter = idx % 3 if e.action in ("block", "outage") and len(networks) > 1 else 0
+            w = _active(ts, e, b, jitter if n.asn % 2 else 0)
+            targets = e.platforms or (*platforms, "")
+            for p in targets:
+                if p not in volume[n.asn]:
+                    continue
+                volume[n.asn][p] = volume[n.asn][p] * (1 - w + w * e.factor)
+            for p in e.platforms or platforms:
+                key = (n.asn, p)
+                if e.action == "outage" and e.probes == "silent":
+                    silent[key] = np.maximum(silent.get(key, np.zeros_like(ts)), w)
+                elif e.action in ("outage", "block", "throttle") and e.fail_share > 0:
+                    share = w * e.fail_share
+                    prev = probe_fail.get(key)
+                    probe_fail[key] = (share if prev is None else np.maximum(prev[0], share), e.method)
+                if e.latency_factor != 1.0:
+                    latency_mult[key] = latency_mult.get(key, np.ones_like(ts)) * (1 - w + w * e.latency_factor)
+    t_src = c.traffic_source
+    total = sum(sum(v.values()) for v in volume.values())
+    assert isinstance(total, np.ndarray)
+    yield from _traffic(rng, c, t_src, None, None, total, ts, b)
+    for n in c.networks:
+        yield from _traffic(rng, c, t_src, n.asn, None, sum(volume[n.asn].values()), ts, b)  # type: ignore[arg-type]
+    for p in platforms:
+        yield from _traffic(rng, c, t_src, None, p, sum(volume[a][p] for a in volume), ts, b)  # type: ignore[arg-type]
+    probed = c.probed_platforms or tuple(platforms)
+    for n in c.networks:
+        for p in probed:
+            key = (n.asn, p)
+            yield from _probes(rng, c, n, p, ts, b, probe_fail.get(key), latency_mult.get(key), silent.get(key))
+
+
+def _traffic(
+    rng: np.random.Generator,
+    c: Country,
+    source: str,
+    asn: int | None,
+    platform: str | None,
+    values: np.ndarray,
+    ts: np.ndarray,
+    b: int,
+) -> Iterator[tuple[float, dict[str, object]]]:
+    observed = _noisy(rng, values, c.noise)
+    for t, v in zip(ts.tolist(), observed.tolist(), strict=True):
+        rec: dict[str, object] = {"signal": "traffic", "ts": iso(t), "country": c.code}
+        if asn is not None:
+            rec["asn"] = asn
+        if platform is not None:
+            rec["platform"] = platform
+        rec["value"] = round(v, 2)
+        rec["source"] = source
+        yield t + b, rec
+
+
+def _probes(
+    rng: np.random.Generator,
+    c: Country,
+    n: Network,
+    platform: str,
+    ts: np.ndarray,
+    b: int,
+    fail: tuple[np.ndarray, str] | None,
+    latency: np.ndarray | None,
+    silent: np.ndarray | None,
+) -> Iterator[tuple[float, dict[str, object]]]:
+    count = np.maximum(1, rng.poisson(n.probes, ts.shape))
+    p_ok = np.full(ts.shape, c.probe_success)
+    method = "timeout"
+    if fail is not None:
+        share, method = fail
+        p_ok = p_ok * (1 - share)
+    ok = rng.binomial(count, p_ok)
+    base_latency = 40 + 20 * (sum(map(ord, platform)) % 7)  # stable across processes
+    lat = base_latency * np.exp(rng.normal(0, 0.08, ts.shape))
+    if latency is not None:
+        lat = lat * latency
+    background = rng.integers(0, len(FAILURE_LAYERS), ts.shape)
+    quiet = silent if silent is not None else np.zeros_like(ts)
+    draw = rng.random(ts.shape)
+    for i, t in enumerate(ts.tolist()):
+        if draw[i] < quiet[i]:
+            continue
+        probes, good = int(count[i]), int(ok[i])
+        failed = probes - good
+        failures = dict.fromkeys(FAILURE_LAYERS, 0)
+        if failed:
+            if fail is not None and fail[0][i] > 0:
+                # Blocking failures at the blocking layer; the background share elsewhere.
+                blocked = min(failed, round(probes * c.probe_success * fail[0][i]))
+                failures[method] += blocked
+                failures[FAILURE_LAYERS[background[i]]] += failed - blocked
+            else:
+                failures[FAILURE_LAYERS[background[i]]] += failed
+        rec: dict[str, object] = {
+            "signal": "reachability",
+            "ts": iso(t),
+            "country": c.code,
+            "asn": n.asn,
+            "platform": platform,
+            "probes": probes,
+            "ok": good,
+            "failures": failures,
+            "source": c.probe_source,
+        }
+        if good:
+            rec["latency_ms"] = round(float(lat[i]), 1)
+        yield t + b, rec

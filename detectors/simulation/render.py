@@ -1,0 +1,59 @@
+"""Turn a scenario into the byte stream a feed would deliver: ordered by arrival, with its faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detectors.simulation.model import Effect, Scenario, generate, iso
+
+
+@dataclass(frozen=True)
+class Rendered:
+    lines: list[bytes]
+    truth: list[dict[str, Any]]
+
+
+def _truth(scenario: Scenario, e: Effect) -> dict[str, Any]:
+    return {
+        "scenario": scenario.name,
+        "label": e.label,
+        "kind": e.kind,
+        "country": e.country,
+        "asns": list(e.asns),
+        "platforms": list(e.platforms),
+        "start": iso(e.start),
+        "end": iso(e.end),
+    }
+
+
+def render(scenario: Scenario, seed: int = 1) -> Rendered:
+    """Records as JSON lines in arrival order, and the truth labels. Deterministic for a seed."""
+    rng = np.random.default_rng(seed + 7919)
+    faults = [e for e in scenario.effects if e.action in ("silence", "late", "duplicate", "gaps")]
+    out: list[tuple[float, int, bytes]] = []
+    for emit, order, rec in generate(scenario, seed):
+        ts = emit - scenario.bin_seconds
+        copies = 1
+        for f in faults:
+            if not (f.start <= ts < f.end) or (f.source and rec["source"] != f.source):
+                continue
+            if f.country not in ("*", rec["country"]):
+                continue
+            if f.action == "silence":
+                copies = 0
+            elif f.action == "late":
+                emit += f.delay
+            elif f.action == "duplicate" and rng.random() < f.fail_share:
+                copies = 2
+            elif f.action == "gaps" and rng.random() < f.fail_share:
+                copies = 0
+        line = orjson.dumps(rec)
+        for i in range(copies):
+            out.append((emit + i * 60, order, line))
+    out.sort(key=lambda r: (r[0], r[1]))
+    truth = [_truth(scenario, e) for e in scenario.effects if e.labeled]
+    return Rendered([r[2] for r in out], truth)
