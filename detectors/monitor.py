@@ -8,6 +8,7 @@ the country is evaluated once every live source has closed it; a source silent f
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,26 @@ class CountryMonitor:
         self.max_ts = float("-inf")
         self.book = IncidentBook(country)
         self.stats = MonitorStats()
+        self.last_verdicts: dict[SeriesKey, Verdict] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The config is not state: the restoring worker brings its own (and may have reloaded it).
+        state = dict(self.__dict__)
+        state["config"] = None
+        state["thresholds"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, config: Config) -> CountryMonitor:
+        monitor: CountryMonitor = pickle.loads(data)
+        monitor.reconfigure(config)
+        return monitor
 
     def reconfigure(self, config: Config) -> None:
         """Take a new config without losing learned state; new thresholds apply from the next bin."""
@@ -96,6 +117,8 @@ class CountryMonitor:
             return
         for bin_start in sorted(b for b in clock.open_bins if b + width <= closed_until):
             verdicts = [self.series[k].close(bin_start, acc) for k, acc in clock.open_bins.pop(bin_start).items()]
+            for v in verdicts:
+                self.last_verdicts[v.key] = v
             self.stats.bins_closed += 1
             if self.evaluated_until is not None and bin_start < self.evaluated_until:
                 self.stats.verdicts_too_late += len(verdicts)
