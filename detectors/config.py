@@ -99,7 +99,9 @@ class Thresholds(_Model):
     throttle_drop: float = Field(default=0.25, gt=0, le=1)
     reach_drop: float = Field(default=0.2, gt=0, le=1)
     latency_rise: float = Field(default=1.5, ge=1)
-    protect_sigmas: float = Field(default=3.0, gt=0, description="keep bins this far below out of learning")
+    protect_sigmas: float = Field(
+        default=3.0, gt=0, description="keep bins this far below out of learning"
+    )
     protect_drop: float = Field(default=0.2, ge=0, le=1, description="... and this far below")
     outage_platform_share: float = Field(default=0.8, gt=0, le=1)
 
@@ -112,7 +114,9 @@ class Thresholds(_Model):
 
 class Lifecycle(_Model):
     open_after_bins: int = Field(default=2, ge=1, description="consecutive anomalous bins to open")
-    resolve_after_bins: int = Field(default=3, ge=1, description="consecutive normal bins to resolve")
+    resolve_after_bins: int = Field(
+        default=3, ge=1, description="consecutive normal bins to resolve"
+    )
     join_window_seconds: int = Field(default=3600, ge=0)
     group_join_window_seconds: int = Field(default=6 * 3600, ge=0)
     source_silence_seconds: int = Field(default=3600, ge=60)
@@ -216,7 +220,9 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
 def load_config(path: str | Path | None = None) -> Config:
     """Load a YAML config file, or the packaged default when `path` is None."""
     if path is None:
-        text = resources.files("detectors").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")
+        text = (
+            resources.files("detectors").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")
+        )
         origin = "default config"
     else:
         try:

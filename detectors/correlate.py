@@ -9,9 +9,11 @@ is still up (a mobile shutdown is an outage of the mobile ASNs, however large th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from detectors.config import Thresholds
+from detectors.records import SeriesKey
 from detectors.series import Verdict
 
 OUTAGE = "network_outage"
@@ -43,7 +45,9 @@ def _mean_ratio(vs: list[Verdict]) -> float:
     return sum(v.ratio for v in vs) / len(vs)
 
 
-def classify_bin(verdicts: list[Verdict], thresholds: dict[tuple[object, ...], Thresholds]) -> dict[UnitKey, Observation]:
+def classify_bin(
+    verdicts: list[Verdict], thresholds: Mapping[SeriesKey, Thresholds]
+) -> dict[UnitKey, Observation]:
     """Observations of every unit that has evidence in this bin; units absent here are unknown."""
     totals: dict[int | None, list[Verdict]] = defaultdict(list)
     platform_traffic: dict[str, list[Verdict]] = defaultdict(list)
@@ -120,7 +124,7 @@ def _classify_platform(
     reach: dict[int | None, list[Verdict]],
     total_ratio: float,
     down_asns: set[int],
-    thresholds: dict[tuple[object, ...], Thresholds],
+    thresholds: Mapping[SeriesKey, Thresholds],
     out: dict[UnitKey, Observation],
 ) -> None:
     block: list[Verdict] = []
@@ -147,10 +151,14 @@ def _classify_platform(
     per_asn = {a: vs for a, vs in reach.items() if a is not None and a not in down_asns}
     hit_asns = {a for a, vs in per_asn.items() if any(failing(v) for v in vs)}
     ok_asns = set(per_asn) - hit_asns
-    reach_evidence = country_reach_hit + [v for a in sorted(hit_asns) for v in per_asn[a] if failing(v)]
+    reach_evidence = country_reach_hit + [
+        v for a in sorted(hit_asns) for v in per_asn[a] if failing(v)
+    ]
 
     if block or country_reach_hit or (hit_asns and not ok_asns):
-        out[("platform", None, platform)] = Observation(True, RESTRICTION, block + throttle + reach_evidence)
+        out[("platform", None, platform)] = Observation(
+            True, RESTRICTION, block + throttle + reach_evidence
+        )
     elif hit_asns:
         for a in hit_asns:
             out[("platform", a, platform)] = Observation(

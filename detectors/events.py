@@ -58,7 +58,11 @@ def summarize(
     where = f"in {country_name(country)} ({country})"
     if asns:
         where = "on " + ", ".join(f"AS{a}" for a in asns) + " " + where
-    when = f"for {format_duration(ended_at - started_at)}" if ended_at is not None else f"since {iso(started_at)}"
+    when = (
+        f"for {format_duration(ended_at - started_at)}"
+        if ended_at is not None
+        else f"since {iso(started_at)}"
+    )
     if kind == OUTAGE:
         return f"Network outage {where} {when}"
     verb = "throttled" if kind == THROTTLING else "restricted"

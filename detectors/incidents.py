@@ -71,7 +71,9 @@ class Evidence:
             "bins": self.bins,
         }
         if k.signal == "reachability":
-            d["failures"] = {layer: n for layer, n in zip(FAILURE_LAYERS, self.failures, strict=True) if n}
+            d["failures"] = {
+                layer: n for layer, n in zip(FAILURE_LAYERS, self.failures, strict=True) if n
+            }
             d["latency_ratio"] = (
                 round(self.latency_ratio_sum / self.latency_bins, 3) if self.latency_bins else None
             )
@@ -176,7 +178,9 @@ class IncidentBook:
         self.trackers: dict[UnitKey, UnitTracker] = {}
         self.incidents: dict[str, Incident] = {}
 
-    def step(self, bin_start: float, observations: dict[UnitKey, Observation], config: Config) -> list[dict[str, Any]]:
+    def step(
+        self, bin_start: float, observations: dict[UnitKey, Observation], config: Config
+    ) -> list[dict[str, Any]]:
         """Advance one evaluated bin; return the event messages it produces."""
         life = config.lifecycle
         bin_end = bin_start + config.bin_seconds
@@ -195,7 +199,10 @@ class IncidentBook:
             elif tracker.incident_id is not None and obs.anomalous:
                 incident = self.incidents[tracker.incident_id]
                 incident.absorb(obs)
-                if KIND_RANK.get(obs.kind or "", -1) > KIND_RANK[incident.kind] and incident.family == "platform":
+                if (
+                    KIND_RANK.get(obs.kind or "", -1) > KIND_RANK[incident.kind]
+                    and incident.family == "platform"
+                ):
                     incident.kind = obs.kind or incident.kind
         for tracker in sorted(confirmed, key=lambda t: (t.onset, str(t.key))):
             incident = self._assign(tracker, bin_end, config)
@@ -203,7 +210,12 @@ class IncidentBook:
                 incident.absorb(held)
             changed.add(incident.event_id)
         for incident in self.incidents.values():
-            verdicts = [v for k, t in incident.units.items() if t.state == "active" for v in observations.get(k, Observation(False)).evidence]
+            verdicts = [
+                v
+                for k, t in incident.units.items()
+                if t.state == "active"
+                for v in observations.get(k, Observation(False)).evidence
+            ]
             incident.record_severity(verdicts)
         # Recovery: normal streaks long enough end their units; an incident ends with its last unit.
         for key, tracker in list(self.trackers.items()):
@@ -233,7 +245,9 @@ class IncidentBook:
     def _advance(t: UnitTracker, bin_start: float, obs: Observation, open_after: int) -> bool:
         """Move one tracker; True when it just became active and needs an incident."""
         if obs.anomalous:
-            if obs.kind is not None and KIND_RANK.get(obs.kind, -1) > KIND_RANK.get(t.kind or "", -1):
+            if obs.kind is not None and KIND_RANK.get(obs.kind, -1) > KIND_RANK.get(
+                t.kind or "", -1
+            ):
                 t.kind = obs.kind
             if t.state == "idle":
                 t.state, t.onset, t.streak, t.held = "pending", bin_start, 0, []
@@ -273,7 +287,9 @@ class IncidentBook:
             gap = abs(tracker.onset - incident.started_at)
             groups = config.groups_of(platform) if platform else set()
             shares_group = any(groups & config.groups_of(p) for p in incident.platforms)
-            if gap <= life.join_window_seconds or (shares_group and gap <= life.group_join_window_seconds):
+            if gap <= life.join_window_seconds or (
+                shares_group and gap <= life.group_join_window_seconds
+            ):
                 best = incident
                 break
         if best is None:
@@ -293,7 +309,9 @@ class IncidentBook:
         tracker.incident_id = best.event_id
         return best
 
-    def _message(self, incident: Incident, status: str, emitted_at: float, config: Config) -> dict[str, Any]:
+    def _message(
+        self, incident: Incident, status: str, emitted_at: float, config: Config
+    ) -> dict[str, Any]:
         incident.seq += 1
         incident.emitted_scope = incident.scope()
         severity = incident.severity_sum / incident.severity_bins if incident.severity_bins else 0.0

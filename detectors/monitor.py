@@ -100,7 +100,11 @@ class CountryMonitor:
         if acc is None:
             acc = bins[key] = series.new_bin()
         elif sample.ts in acc.seen:
-            return Rejection("duplicate", f"a record for this series at ts {sample.ts:.0f} was already used", "bin")
+            return Rejection(
+                "duplicate",
+                f"a record for this series at ts {sample.ts:.0f} was already used",
+                "bin",
+            )
         acc.add(sample)  # type: ignore[arg-type]
         if sample.ts <= clock.max_ts and clock.closed_until is not None:
             return []
@@ -116,7 +120,10 @@ class CountryMonitor:
         if clock.closed_until is not None and closed_until <= clock.closed_until:
             return
         for bin_start in sorted(b for b in clock.open_bins if b + width <= closed_until):
-            verdicts = [self.series[k].close(bin_start, acc) for k, acc in clock.open_bins.pop(bin_start).items()]
+            verdicts = [
+                self.series[k].close(bin_start, acc)
+                for k, acc in clock.open_bins.pop(bin_start).items()
+            ]
             for v in verdicts:
                 self.last_verdicts[v.key] = v
             self.stats.bins_closed += 1

@@ -13,7 +13,9 @@ from typing import Any
 
 from detectors.config import Config
 from detectors.monitor import CountryMonitor
-from detectors.records import Rejection, Sample, decode_sample
+from detectors.records import Rejection, Sample, SeriesKey, decode_sample
+
+JUMP_QUORUM = 3
 
 
 @dataclass(slots=True)
@@ -33,6 +35,7 @@ class Pipeline:
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
         self.emitted: Counter[str] = Counter()
+        self._jump_votes: dict[SeriesKey, float] = {}
 
     def reconfigure(self, config: Config) -> None:
         self.config = config
@@ -47,16 +50,30 @@ class Pipeline:
 
     def process_sample(self, sample: Sample, now: float | None = None) -> Outcome:
         limit = self.config.max_future_seconds
-        reference = now if now is not None else self.frontier
-        if reference > float("-inf") and sample.ts > reference + limit:
-            what = "wall clock" if now is not None else "newest accepted record"
+        if now is not None and sample.ts > now + limit:
             return self._reject(
-                Rejection("future", f"ts {sample.ts:.0f} is more than {limit} s ahead of the {what}", "validate"),
+                Rejection(
+                    "future",
+                    f"ts {sample.ts:.0f} is more than {limit} s ahead of the wall clock",
+                    "validate",
+                ),
+                sample,
+            )
+        if sample.ts > self.frontier + limit and not self._corroborated_jump(sample):
+            return self._reject(
+                Rejection(
+                    "future",
+                    f"ts {sample.ts:.0f} is more than {limit} s ahead of the newest accepted record "
+                    f"({self.frontier:.0f}) and no other series confirms the jump yet",
+                    "validate",
+                ),
                 sample,
             )
         monitor = self.monitors.get(sample.key.country)
         if monitor is None:
-            monitor = self.monitors[sample.key.country] = CountryMonitor(sample.key.country, self.config)
+            monitor = self.monitors[sample.key.country] = CountryMonitor(
+                sample.key.country, self.config
+            )
         result = monitor.add(sample)
         if isinstance(result, Rejection):
             return self._reject(result, sample)
@@ -66,6 +83,24 @@ class Pipeline:
         for message in result:
             self.emitted[f"{message['kind']}:{message['status']}"] += 1
         return Outcome(result, None, sample)
+
+    def _corroborated_jump(self, sample: Sample) -> bool:
+        """Accept a jump of the whole input ahead (a feed back after days) once several series agree.
+
+        One bogus far-future record must not close every open bin; a real resumption shows up in
+        many series at once. The first `JUMP_QUORUM - 1` records of a real jump are dead-lettered
+        as `future`, which is the price of that protection.
+        """
+        if self.frontier == float("-inf"):
+            return True
+        self._jump_votes[sample.key] = sample.ts
+        if len(self._jump_votes) > 256:
+            self._jump_votes.clear()
+        near = [t for t in self._jump_votes.values() if abs(t - sample.ts) <= 3600]
+        if len(near) < JUMP_QUORUM:
+            return False
+        self._jump_votes.clear()
+        return True
 
     def _reject(self, rejection: Rejection, sample: Sample | None = None) -> Outcome:
         self.rejected[rejection.error_type] += 1

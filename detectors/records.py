@@ -99,10 +99,14 @@ def decode_sample(raw: bytes, max_bytes: int = 65536) -> Sample | Rejection:
 def sample_from_dict(doc: Any) -> Sample | Rejection:
     """Validate an already parsed record."""
     if not isinstance(doc, dict):
-        return Rejection("schema", f"record must be a JSON object, got {type(doc).__name__}", "validate")
+        return Rejection(
+            "schema", f"record must be a JSON object, got {type(doc).__name__}", "validate"
+        )
     signal = doc.get("signal")
     if signal not in ("traffic", "reachability"):
-        return Rejection("schema", f"unknown signal {signal!r}: expected traffic or reachability", "validate")
+        return Rejection(
+            "schema", f"unknown signal {signal!r}: expected traffic or reachability", "validate"
+        )
     try:
         validator(f"{signal}.v1")(doc)
     except fastjsonschema.JsonSchemaValueException as exc:
@@ -132,7 +136,11 @@ def _reachability(doc: dict[str, Any], key: SeriesKey, ts: float) -> Reachabilit
     failed = sum(failures.values())
     if failed > probes - ok:
         return Rejection(
-            "invalid_value", f"failures sum to {failed}, more than probes - ok ({probes - ok})", "validate"
+            "invalid_value",
+            f"failures sum to {failed}, more than probes - ok ({probes - ok})",
+            "validate",
         )
     latency = doc.get("latency_ms")
-    return ReachabilitySample(key, ts, probes, ok, failures, None if latency is None else float(latency))
+    return ReachabilitySample(
+        key, ts, probes, ok, failures, None if latency is None else float(latency)
+    )

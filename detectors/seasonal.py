@@ -12,6 +12,7 @@ bins far below expectation are not learned at all, and everything else is clippe
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ WEEK = 7 * DAY
 
 def rate_from_halflife(updates_per_halflife: float) -> float:
     """The per-update rate whose weight on old data halves after `updates_per_halflife` updates."""
-    return 1.0 - 0.5 ** (1.0 / max(updates_per_halflife, 1e-9))
+    return float(1.0 - 0.5 ** (1.0 / max(updates_per_halflife, 1e-9)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +99,11 @@ class SeasonalBaseline(base.AnomalyDetector):
 
     # river contract -------------------------------------------------------------------------
 
-    def learn_one(self, x: dict[str, Any]) -> None:
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
         ts, value = float(x["ts"]), float(x["value"])
         self._learn(ts, math.log1p(value), self.forecast(ts))
 
-    def score_one(self, x: dict[str, Any]) -> float:
+    def score_one(self, x: dict[Hashable, Any]) -> float:
         ts, value = float(x["ts"]), float(x["value"])
         f = self.forecast(ts)
         if not f.ready:

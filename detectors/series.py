@@ -120,7 +120,8 @@ def make_traffic_model(config: Config, thresholds: Thresholds) -> TrafficModel:
         )
     from detectors.baselines import make_baseline_model
 
-    return make_baseline_model(config, thresholds)
+    model: TrafficModel = make_baseline_model(config, thresholds)
+    return model
 
 
 class Series:

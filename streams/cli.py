@@ -33,7 +33,7 @@ def _output(path: str | None) -> Iterator[IO[bytes] | None]:
         yield sys.stdout.buffer
         return
     try:
-        f = Path(path).open("wb")
+        f = Path(path).open("wb")  # noqa: SIM115 - closed below; open errors need their own message
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     with f:
@@ -81,7 +81,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         with _output(args.truth) as truth:
             assert truth is not None
             truth.write(b"".join(orjson.dumps(t) + b"\n" for t in rendered.truth))
-    print(f"{args.scenario}: {len(rendered.lines)} records, {len(rendered.truth)} labeled incidents", file=sys.stderr)
+    print(
+        f"{args.scenario}: {len(rendered.lines)} records, {len(rendered.truth)} labeled incidents",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -89,7 +92,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate the Pakistan 2023-12-17 case and replay it through the real pipeline."""
     config = _config(args)
     rendered = render(scenario(DEMO_SCENARIO), args.seed)
-    print(f"simulated {DEMO_SCENARIO}: {len(rendered.lines)} records (seed {args.seed})", file=sys.stderr)
+    print(
+        f"simulated {DEMO_SCENARIO}: {len(rendered.lines)} records (seed {args.seed})",
+        file=sys.stderr,
+    )
     result = replay(rendered.lines, config, sys.stdout.buffer)
     sys.stdout.flush()
     print(summary_table(result), file=sys.stderr)

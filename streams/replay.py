@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -35,10 +36,8 @@ def dead_letter(line_no: int, raw: bytes, rejection: Rejection) -> dict[str, Any
         "line": line_no,
         "original_b64": base64.b64encode(raw).decode("ascii"),
     }
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         entry["original"] = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
     return entry
 
 
@@ -62,7 +61,9 @@ def replay(
         if outcome.rejection is not None:
             result.dead_letters += 1
             if dead_out is not None:
-                dead_out.write(orjson.dumps(dead_letter(result.lines, raw, outcome.rejection)) + b"\n")
+                dead_out.write(
+                    orjson.dumps(dead_letter(result.lines, raw, outcome.rejection)) + b"\n"
+                )
             continue
         for event in outcome.events:
             result.events.append(event)
@@ -99,7 +100,10 @@ def summary_table(result: ReplayResult) -> str:
         incidents[e["event_id"]] = e
     if incidents:
         lines += ["", "incidents (latest message each):"]
-        lines += [f"  {e['event_id']}  {e['status']:<8} {e['kind']:<20} {e['summary']}" for e in incidents.values()]
+        lines += [
+            f"  {e['event_id']}  {e['status']:<8} {e['kind']:<20} {e['summary']}"
+            for e in incidents.values()
+        ]
     return "\n".join(lines)
 
 

@@ -116,7 +116,8 @@ def _active(ts: np.ndarray, e: Effect, bin_seconds: int, jitter: int = 0) -> np.
 
 def _noisy(rng: np.random.Generator, values: np.ndarray, noise: float) -> np.ndarray:
     sigma = np.sqrt(noise**2 + 1.0 / np.maximum(values, 1.0))
-    return values * np.exp(rng.normal(0.0, 1.0, values.shape) * sigma)
+    noisy: np.ndarray = values * np.exp(rng.normal(0.0, 1.0, values.shape) * sigma)
+    return noisy
 
 
 Record = tuple[float, int, dict[str, object]]  # (emit time, order, record)
@@ -175,9 +176,14 @@ def _country_records(
                 elif e.action in ("outage", "block", "throttle") and e.fail_share > 0:
                     share = w * e.fail_share
                     prev = probe_fail.get(key)
-                    probe_fail[key] = (share if prev is None else np.maximum(prev[0], share), e.method)
+                    probe_fail[key] = (
+                        share if prev is None else np.maximum(prev[0], share),
+                        e.method,
+                    )
                 if e.latency_factor != 1.0:
-                    latency_mult[key] = latency_mult.get(key, np.ones_like(ts)) * (1 - w + w * e.latency_factor)
+                    latency_mult[key] = latency_mult.get(key, np.ones_like(ts)) * (
+                        1 - w + w * e.latency_factor
+                    )
     t_src = c.traffic_source
     total = sum(sum(v.values()) for v in volume.values())
     assert isinstance(total, np.ndarray)
@@ -190,7 +196,9 @@ def _country_records(
     for n in c.networks:
         for p in probed:
             key = (n.asn, p)
-            yield from _probes(rng, c, n, p, ts, b, probe_fail.get(key), latency_mult.get(key), silent.get(key))
+            yield from _probes(
+                rng, c, n, p, ts, b, probe_fail.get(key), latency_mult.get(key), silent.get(key)
+            )
 
 
 def _traffic(

@@ -48,7 +48,13 @@ IRAN = Country(
         Network(58224, 0.20),  # TCI, fixed line
         Network(31549, 0.08),  # Shatel
     ),
-    platforms={"instagram": 0.14, "whatsapp": 0.07, "telegram": 0.05, "google": 0.08, "youtube": 0.06},
+    platforms={
+        "instagram": 0.14,
+        "whatsapp": 0.07,
+        "telegram": 0.05,
+        "google": 0.08,
+        "youtube": 0.06,
+    },
     peak_hour=22.0,
     depth=0.5,
     weekly=(1.0, 1.0, 1.0, 1.03, 1.08, 1.06, 1.0),
@@ -70,7 +76,12 @@ RUSSIA = Country(
     code="RU",
     utc_offset=3,
     volume=900_000.0,
-    networks=(Network(12389, 0.30), Network(8359, 0.20, mobile=True), Network(3216, 0.18, mobile=True), Network(25513, 0.12)),
+    networks=(
+        Network(12389, 0.30),
+        Network(8359, 0.20, mobile=True),
+        Network(3216, 0.18, mobile=True),
+        Network(25513, 0.12),
+    ),
     platforms={"x": 0.03, "youtube": 0.18, "telegram": 0.06, "vk": 0.10, "google": 0.06},
     peak_hour=21.0,
 )
@@ -79,7 +90,11 @@ IRAQ = Country(
     code="IQ",
     utc_offset=3,
     volume=120_000.0,
-    networks=(Network(59588, 0.35, mobile=True), Network(50710, 0.25, mobile=True), Network(199739, 0.2)),
+    networks=(
+        Network(59588, 0.35, mobile=True),
+        Network(50710, 0.25, mobile=True),
+        Network(199739, 0.2),
+    ),
     platforms={"facebook": 0.12, "youtube": 0.15, "telegram": 0.05, "tiktok": 0.08},
     peak_hour=22.5,
     depth=0.5,
@@ -104,7 +119,11 @@ TURKEY = Country(
     code="TR",
     utc_offset=3,
     volume=500_000.0,
-    networks=(Network(9121, 0.40), Network(16135, 0.22, mobile=True), Network(15897, 0.18, mobile=True)),
+    networks=(
+        Network(9121, 0.40),
+        Network(16135, 0.22, mobile=True),
+        Network(15897, 0.18, mobile=True),
+    ),
     platforms={"x": 0.03, "youtube": 0.16, "instagram": 0.08, "discord": 0.02, "wikipedia": 0.01},
     peak_hour=21.5,
 )
@@ -124,7 +143,11 @@ MYANMAR = Country(
     code="MM",
     utc_offset=6.5,
     volume=80_000.0,
-    networks=(Network(136255, 0.35, mobile=True), Network(133385, 0.3, mobile=True), Network(9988, 0.2)),
+    networks=(
+        Network(136255, 0.35, mobile=True),
+        Network(133385, 0.3, mobile=True),
+        Network(9988, 0.2),
+    ),
     platforms={"facebook": 0.25, "youtube": 0.1, "tiktok": 0.06, "x": 0.01},
     peak_hour=20.5,
     depth=0.5,
@@ -173,8 +196,17 @@ def ir_shutdown() -> Scenario:
         end=ts_of("2019-11-22T00:00:00"),
         countries=(IRAN,),
         effects=(
-            Effect("national shutdown", "network_outage", "IR", start, start + 3.5 * DAY, "outage",
-                   factor=0.04, probes="silent", ramp_bins=3),
+            Effect(
+                "national shutdown",
+                "network_outage",
+                "IR",
+                start,
+                start + 3.5 * DAY,
+                "outage",
+                factor=0.04,
+                probes="silent",
+                ramp_bins=3,
+            ),
         ),
     )
 
@@ -190,8 +222,18 @@ def pk_mobile_shutdown() -> Scenario:
         end=ts_of("2024-02-11T00:00:00"),
         countries=(PAKISTAN,),
         effects=(
-            Effect("mobile shutdown on election day", "network_outage", "PK", start, start + 30 * HOUR,
-                   "outage", asns=mobile, factor=0.03, fail_share=0.97, method="timeout"),
+            Effect(
+                "mobile shutdown on election day",
+                "network_outage",
+                "PK",
+                start,
+                start + 30 * HOUR,
+                "outage",
+                asns=mobile,
+                factor=0.03,
+                fail_share=0.97,
+                method="timeout",
+            ),
         ),
     )
 
@@ -206,8 +248,18 @@ def ke_small_asn() -> Scenario:
         end=ts_of("2024-06-28T00:00:00"),
         countries=(KENYA,),
         effects=(
-            Effect("small ISP dark", "network_outage", "KE", start, start + 6 * HOUR, "outage",
-                   asns=(37061,), factor=0.02, fail_share=0.98, method="timeout"),
+            Effect(
+                "small ISP dark",
+                "network_outage",
+                "KE",
+                start,
+                start + 6 * HOUR,
+                "outage",
+                asns=(37061,),
+                factor=0.02,
+                fail_share=0.98,
+                method="timeout",
+            ),
         ),
     )
 
@@ -217,9 +269,18 @@ def ir_long_block() -> Scenario:
     block = _at("2022-09-21", 17, IRAN)
     mobile = (197207, 44244)
     curfews = tuple(
-        Effect(f"evening mobile curfew day {i + 1}", "network_outage", "IR",
-               _at("2022-09-24", 16, IRAN) + i * DAY, _at("2022-09-24", 24, IRAN) + i * DAY, "outage",
-               asns=mobile, factor=0.05, fail_share=0.97, method="timeout")
+        Effect(
+            f"evening mobile curfew day {i + 1}",
+            "network_outage",
+            "IR",
+            _at("2022-09-24", 16, IRAN) + i * DAY,
+            _at("2022-09-24", 24, IRAN) + i * DAY,
+            "outage",
+            asns=mobile,
+            factor=0.05,
+            fail_share=0.97,
+            method="timeout",
+        )
         for i in range(5)
     )
     return Scenario(
@@ -229,8 +290,18 @@ def ir_long_block() -> Scenario:
         end=ts_of("2022-10-16T00:00:00"),
         countries=(IRAN,),
         effects=(
-            Effect("instagram and whatsapp blocked", "platform_restriction", "IR", block, block + 21 * DAY,
-                   "block", platforms=("instagram", "whatsapp"), factor=0.2, fail_share=0.96, method="tls"),
+            Effect(
+                "instagram and whatsapp blocked",
+                "platform_restriction",
+                "IR",
+                block,
+                block + 21 * DAY,
+                "block",
+                platforms=("instagram", "whatsapp"),
+                factor=0.2,
+                fail_share=0.96,
+                method="tls",
+            ),
             *curfews,
         ),
     )
@@ -247,10 +318,30 @@ def tr_dns_tls() -> Scenario:
         end=ts_of("2023-02-14T00:00:00"),
         countries=(TURKEY,),
         effects=(
-            Effect("x blocked by dns", "platform_restriction", "TR", dns, dns + 12 * HOUR, "block",
-                   platforms=("x",), factor=0.25, fail_share=0.93, method="dns"),
-            Effect("wikipedia blocked by sni", "platform_restriction", "TR", tls, tls + 9 * HOUR, "block",
-                   platforms=("wikipedia",), factor=0.2, fail_share=0.95, method="tls"),
+            Effect(
+                "x blocked by dns",
+                "platform_restriction",
+                "TR",
+                dns,
+                dns + 12 * HOUR,
+                "block",
+                platforms=("x",),
+                factor=0.25,
+                fail_share=0.93,
+                method="dns",
+            ),
+            Effect(
+                "wikipedia blocked by sni",
+                "platform_restriction",
+                "TR",
+                tls,
+                tls + 9 * HOUR,
+                "block",
+                platforms=("wikipedia",),
+                factor=0.2,
+                fail_share=0.95,
+                method="tls",
+            ),
         ),
     )
 
@@ -266,10 +357,30 @@ def et_partial() -> Scenario:
         end=ts_of("2023-03-14T00:00:00"),
         countries=(ETHIOPIA,),
         effects=(
-            Effect("telegram partially blocked", "platform_restriction", "ET", start, start + 10 * HOUR, "block",
-                   platforms=("telegram",), factor=0.5, fail_share=0.5, method="tcp"),
-            Effect("facebook partially blocked", "platform_restriction", "ET", second, second + 8 * HOUR, "block",
-                   platforms=("facebook",), factor=0.6, fail_share=0.35, method="tls"),
+            Effect(
+                "telegram partially blocked",
+                "platform_restriction",
+                "ET",
+                start,
+                start + 10 * HOUR,
+                "block",
+                platforms=("telegram",),
+                factor=0.5,
+                fail_share=0.5,
+                method="tcp",
+            ),
+            Effect(
+                "facebook partially blocked",
+                "platform_restriction",
+                "ET",
+                second,
+                second + 8 * HOUR,
+                "block",
+                platforms=("facebook",),
+                factor=0.6,
+                fail_share=0.35,
+                method="tls",
+            ),
         ),
     )
 
@@ -285,10 +396,32 @@ def ru_throttle() -> Scenario:
         end=ts_of("2021-03-15T00:00:00"),
         countries=(RUSSIA,),
         effects=(
-            Effect("x throttled", "throttling", "RU", start, start + 36 * HOUR, "throttle", platforms=("x",),
-                   factor=0.6, fail_share=0.04, method="timeout", latency_factor=3.0),
-            Effect("youtube throttled", "throttling", "RU", second, second + 8 * HOUR, "throttle",
-                   platforms=("youtube",), factor=0.7, fail_share=0.03, method="timeout", latency_factor=2.5),
+            Effect(
+                "x throttled",
+                "throttling",
+                "RU",
+                start,
+                start + 36 * HOUR,
+                "throttle",
+                platforms=("x",),
+                factor=0.6,
+                fail_share=0.04,
+                method="timeout",
+                latency_factor=3.0,
+            ),
+            Effect(
+                "youtube throttled",
+                "throttling",
+                "RU",
+                second,
+                second + 8 * HOUR,
+                "throttle",
+                platforms=("youtube",),
+                factor=0.7,
+                fail_share=0.03,
+                method="timeout",
+                latency_factor=2.5,
+            ),
         ),
     )
 
@@ -296,9 +429,16 @@ def ru_throttle() -> Scenario:
 def iq_exams() -> Scenario:
     """Exam-season shutdowns (Iraq): the whole country off 06:00-08:00 local, five mornings running."""
     effects = tuple(
-        Effect(f"exam shutdown day {i + 1}", "network_outage", "IQ",
-               _at("2023-06-13", 6, IRAQ) + i * DAY, _at("2023-06-13", 8, IRAQ) + i * DAY, "outage",
-               factor=0.05, probes="silent")
+        Effect(
+            f"exam shutdown day {i + 1}",
+            "network_outage",
+            "IQ",
+            _at("2023-06-13", 6, IRAQ) + i * DAY,
+            _at("2023-06-13", 8, IRAQ) + i * DAY,
+            "outage",
+            factor=0.05,
+            probes="silent",
+        )
         for i in range(5)
     )
     return Scenario(
@@ -324,13 +464,38 @@ def br_benign() -> Scenario:
         end=end,
         countries=(BRAZIL,),
         effects=(
-            Effect("carnival holiday dip", "benign", "BR", holiday, holiday + DAY, "scale", factor=0.85),
-            Effect("football final surge", "benign", "BR", surge, surge + 3 * HOUR, "scale",
-                   platforms=("youtube",), factor=2.0),
-            Effect("cdn change lifts netflix for good", "benign", "BR", shift, end, "scale",
-                   platforms=("netflix",), factor=1.4),
-            Effect("gaps of a few bins", "benign", "BR", ts_of("2024-02-08T00:00:00"), end, "gaps",
-                   fail_share=0.01),
+            Effect(
+                "carnival holiday dip", "benign", "BR", holiday, holiday + DAY, "scale", factor=0.85
+            ),
+            Effect(
+                "football final surge",
+                "benign",
+                "BR",
+                surge,
+                surge + 3 * HOUR,
+                "scale",
+                platforms=("youtube",),
+                factor=2.0,
+            ),
+            Effect(
+                "cdn change lifts netflix for good",
+                "benign",
+                "BR",
+                shift,
+                end,
+                "scale",
+                platforms=("netflix",),
+                factor=1.4,
+            ),
+            Effect(
+                "gaps of a few bins",
+                "benign",
+                "BR",
+                ts_of("2024-02-08T00:00:00"),
+                end,
+                "gaps",
+                fail_share=0.01,
+            ),
         ),
     )
 
@@ -346,11 +511,35 @@ def mm_feed_faults() -> Scenario:
         end=ts_of("2024-03-16T00:00:00"),
         countries=(MYANMAR,),
         effects=(
-            Effect("probe fleet silent", "benign", "*", silent, silent + 6 * HOUR, "silence", source="probe-mesh"),
-            Effect("traffic feed 20 min late", "benign", "*", late, late + DAY, "late", source="edge-cdn",
-                   delay=1200),
-            Effect("duplicated probe records", "benign", "*", ts_of("2024-03-10T00:00:00"),
-                   ts_of("2024-03-16T00:00:00"), "duplicate", source="probe-mesh", fail_share=0.05),
+            Effect(
+                "probe fleet silent",
+                "benign",
+                "*",
+                silent,
+                silent + 6 * HOUR,
+                "silence",
+                source="probe-mesh",
+            ),
+            Effect(
+                "traffic feed 20 min late",
+                "benign",
+                "*",
+                late,
+                late + DAY,
+                "late",
+                source="edge-cdn",
+                delay=1200,
+            ),
+            Effect(
+                "duplicated probe records",
+                "benign",
+                "*",
+                ts_of("2024-03-10T00:00:00"),
+                ts_of("2024-03-16T00:00:00"),
+                "duplicate",
+                source="probe-mesh",
+                fail_share=0.05,
+            ),
         ),
     )
 
@@ -374,7 +563,9 @@ def scenario(name: str) -> Scenario:
     try:
         return SCENARIOS[name]()
     except KeyError:
-        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}") from None
+        raise KeyError(
+            f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}"
+        ) from None
 
 
 def country_days(s: Scenario) -> float:

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from detectors.config import Config, parse_config
+from detectors.pipeline import Pipeline
+from tests.conftest import START, diurnal, reach, traffic
+
+DAY = 86400
+
+
+def feed(
+    pipeline: Pipeline, lines: Iterator[bytes], allow: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for raw in lines:
+        out = pipeline.process(raw)
+        assert out.rejection is None or out.rejection.error_type in allow, out.rejection
+        events += out.events
+    return events
+
+
+def country(
+    days: float,
+    platform_x: Callable[[float], float | None],
+    make_stream: Callable[..., Iterator[bytes]],
+) -> Iterator[bytes]:
+    return make_stream(
+        days,
+        {
+            "total": lambda t: diurnal(t, 100_000),
+            "platform:x": platform_x,
+            "platform:youtube": lambda t: diurnal(t, 20_000),
+        },
+    )
+
+
+def test_a_block_of_weeks_stays_one_open_event(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    block = START + 10 * DAY
+
+    def x(t: float) -> float:
+        return diurnal(t, 2_000) * (0.2 if t >= block else 1.0)
+
+    events = feed(Pipeline(config), country(10 + 28, x, make_stream))
+    assert [(e["status"], e["kind"], e["platforms"]) for e in events] == [
+        ("open", "platform_restriction", ["x"])
+    ]
+    assert events[0]["started_at"] == "2023-11-25T00:00:00Z"
+
+
+def test_a_silent_source_raises_no_event(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    gap = (START + 9 * DAY, START + 11 * DAY)
+
+    def x(t: float) -> float | None:
+        return None if gap[0] <= t < gap[1] else diurnal(t, 2_000)
+
+    def total(t: float) -> float | None:
+        return None if gap[0] <= t < gap[1] else diurnal(t, 100_000)
+
+    lines = make_stream(14, {"total": total, "platform:x": x, "platform:youtube": x})
+    p = Pipeline(config)
+    # After two days of silence the feed's jump ahead is accepted once three series agree.
+    assert feed(p, lines, allow=("future",)) == []
+    assert dict(p.rejected) == {"future": 2}
+
+
+def test_one_series_silent_while_others_report_raises_no_event(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    def x(t: float) -> float | None:
+        return None if t >= START + 8 * DAY else diurnal(t, 2_000)
+
+    assert feed(Pipeline(config), country(12, x, make_stream)) == []
+
+
+def test_replay_is_deterministic(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    def x(t: float) -> float:
+        return diurnal(t, 2_000) * (0.1 if START + 8 * DAY <= t < START + 8.3 * DAY else 1.0)
+
+    a = feed(Pipeline(config), country(9, x, make_stream))
+    b = feed(Pipeline(config), country(9, x, make_stream))
+    assert a == b and [e["status"] for e in a] == ["open", "resolved"]
+
+
+def test_late_duplicate_and_future_records_are_rejected(config: Config) -> None:
+    p = Pipeline(config)
+    assert p.process(traffic(START, 10)).rejection is None
+    dup = p.process(traffic(START, 10)).rejection
+    assert dup is not None and dup.error_type == "duplicate"
+    assert p.process(traffic(START + 3600, 10)).rejection is None  # moves the watermark past START
+    late = p.process(traffic(START, 11)).rejection
+    assert late is not None and late.error_type == "late" and "lateness" in late.reason
+    # within the allowance: bin START+3000 is still open (watermark = 3600 - 600)
+    assert p.process(traffic(START + 3000, 11, platform="x")).rejection is None
+    future = p.process(traffic(START + 3 * DAY, 10)).rejection
+    assert future is not None and future.error_type == "future"
+    wall = p.process(traffic(START + 7200, 10), now=START).rejection
+    assert wall is None
+    wall_future = p.process(traffic(START + 2 * DAY, 10), now=START).rejection
+    assert wall_future is not None and "wall clock" in wall_future.reason
+    assert dict(p.rejected) == {"duplicate": 1, "late": 1, "future": 2}
+
+
+def test_reconfigure_keeps_learned_state(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    p = Pipeline(config)
+    feed(p, country(5, lambda t: diurnal(t, 2_000), make_stream))
+    series_before = p.series_count
+    stricter = parse_config({"version": "stricter", "thresholds": {"min_sigmas": 5}})
+    p.reconfigure(stricter)
+    monitor = p.monitors["PK"]
+    assert p.series_count == series_before
+    assert all(s.thresholds.min_sigmas == 5 for s in monitor.series.values())
+    assert monitor.book is not None and monitor.evaluated_until is not None
+
+
+def test_monitor_state_round_trips(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    from detectors.monitor import CountryMonitor
+
+    block = START + 6 * DAY
+
+    def x(t: float) -> float:
+        return diurnal(t, 2_000) * (0.1 if block <= t < block + DAY / 4 else 1.0)
+
+    lines = list(country(7, x, make_stream))
+    half = len(lines) // 2 + 5000  # inside the block
+    straight = feed(Pipeline(config), iter(lines))
+
+    first = Pipeline(config)
+    events = feed(first, iter(lines[:half]))
+    resumed = Pipeline(config)
+    resumed.monitors["PK"] = CountryMonitor.from_bytes(first.monitors["PK"].to_bytes(), config)
+    resumed.frontier = first.frontier
+    events += feed(resumed, iter(lines[half:]))
+    assert events == straight
+
+
+def test_probes_alone_can_show_a_block(config: Config) -> None:
+    p = Pipeline(config)
+    events: list[dict[str, Any]] = []
+    t = START
+    while t < START + 3 * DAY:
+        blocked = t >= START + 2 * DAY
+        for asn in (1, 2):
+            ok = 2 if blocked else 39
+            failures = {"dns": 38} if blocked else {"timeout": 1}
+            out = p.process(reach(t, 40, ok, platform="x", asn=asn, failures=failures))
+            events += out.events
+        t += 300
+    assert [(e["status"], e["kind"], e["method"]) for e in events] == [
+        ("open", "platform_restriction", "dns")
+    ]

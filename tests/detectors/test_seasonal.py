@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+
+from detectors.seasonal import SeasonalBaseline
+from tests.conftest import START, diurnal
+
+DAY = 86400
+
+
+def weekly_curve(ts: float) -> float:
+    weekend = 1.1 if int(ts // DAY + 3) % 7 >= 5 else 1.0
+    return diurnal(ts) * weekend
+
+
+def trained(days: float = 14, fn=weekly_curve) -> SeasonalBaseline:  # type: ignore[no-untyped-def]
+    m = SeasonalBaseline()
+    t = START
+    while t < START + days * DAY:
+        m.observe(t, fn(t))
+        t += 300
+    return m
+
+
+def test_learns_daily_and_weekly_rhythm() -> None:
+    m = trained()
+    errors = []
+    t = START + 14 * DAY
+    while t < START + 21 * DAY:
+        f, _ = m.observe(t, weekly_curve(t))
+        errors.append(abs(f.expected / weekly_curve(t) - 1))
+        t += 300
+    errors.sort()
+    assert errors[len(errors) // 2] < 0.02  # median error under 2 %
+    assert errors[int(len(errors) * 0.99)] < 0.08
+
+
+def test_collapse_scores_many_sigmas_and_is_not_learned() -> None:
+    m = trained()
+    t = START + 14 * DAY
+    level_before = m.level
+    _, z = m.observe(t, weekly_curve(t) * 0.1)
+    assert z < -10
+    assert m.level == level_before  # protected: the drop did not move the model
+    assert m.score_one({"ts": t + 300, "value": weekly_curve(t + 300) * 0.1}) > 10
+
+
+def test_no_verdicts_during_warmup() -> None:
+    m = SeasonalBaseline(warmup_seconds=3 * DAY)
+    f, _ = m.observe(START, 100.0)
+    assert not f.ready
+    assert m.score_one({"ts": START + DAY, "value": 1.0}) == 0.0
+
+
+def test_a_block_of_weeks_is_not_absorbed() -> None:
+    m = trained()
+    t = START + 14 * DAY
+    zs = []
+    while t < START + 35 * DAY:  # three weeks at 20 %
+        _, z = m.observe(t, weekly_curve(t) * 0.2)
+        zs.append(z)
+        t += 300
+    assert max(zs[-288:]) < -10  # still far below expectation in the last day
+    f = m.forecast(t)
+    assert abs(f.expected / weekly_curve(t) - 1) < 0.05
+
+
+def test_upward_surge_moves_the_model_little() -> None:
+    m = trained()
+    t = START + 14 * DAY
+    for i in range(36):  # 3 h at twice the volume
+        m.observe(t + i * 300, weekly_curve(t + i * 300) * 2)
+    after = t + 36 * 300
+    f = m.forecast(after)
+    assert f.expected / weekly_curve(after) < 1.15
+
+
+def test_score_does_not_mutate_state() -> None:
+    m = trained(5)
+    before = pickle.dumps(m)
+    m.score_one({"ts": START + 5 * DAY, "value": 3.0})
+    assert pickle.dumps(m) == before
+
+
+def test_pickle_round_trip_and_clone_independence() -> None:
+    m = trained(5)
+    restored = pickle.loads(pickle.dumps(m))
+    t = START + 5 * DAY
+    assert restored.forecast(t) == m.forecast(t)
+    fresh = m.clone()
+    assert fresh.level is None and m.level is not None
+    twin = copy.deepcopy(m)
+    twin.observe(t, 1e9)
+    assert twin.forecast(t) != m.forecast(t)
+
+
+def test_state_is_small() -> None:
+    assert len(pickle.dumps(trained(8))) < 4096
+
+
+def test_learn_one_follows_the_contract() -> None:
+    m = SeasonalBaseline(warmup_seconds=0)
+    for i in range(400):
+        m.learn_one({"ts": START + i * 300, "value": 500.0})
+    assert math.isclose(m.forecast(START + 400 * 300).expected, 500.0, rel_tol=0.01)
