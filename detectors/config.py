@@ -32,7 +32,7 @@ class SeasonalParams(_Model):
     daily_slots: int = Field(default=48, ge=4, le=288)
     level_halflife_days: float = Field(default=2.0, gt=0)
     daily_halflife_days: float = Field(default=3.0, gt=0)
-    weekly_halflife_weeks: float = Field(default=3.0, gt=0)
+    weekly_halflife_weeks: float = Field(default=1.0, gt=0)
     noise_fading: float = Field(default=0.01, gt=0, lt=1)
     noise_floor: float = Field(default=0.03, ge=0)
     warmup_seconds: int = Field(default=3 * 86400, ge=0)
@@ -45,7 +45,7 @@ class ProbeParams(_Model):
     rate_fading: float = Field(default=0.02, gt=0, lt=1)
     latency_fading: float = Field(default=0.02, gt=0, lt=1)
     rate_floor: float = Field(default=0.02, ge=0, le=1)
-    warmup_bins: int = Field(default=24, ge=0)
+    warmup_bins: int = Field(default=288, ge=0)
 
 
 class MovingMedianParams(_Model):
@@ -117,9 +117,20 @@ class Lifecycle(_Model):
     resolve_after_bins: int = Field(
         default=3, ge=1, description="consecutive normal bins to resolve"
     )
+    weak_open_after_bins: int = Field(
+        default=4,
+        ge=1,
+        description="... to open on one uncorroborated signal (throttling without latency rise)",
+    )
     join_window_seconds: int = Field(default=3600, ge=0)
     group_join_window_seconds: int = Field(default=6 * 3600, ge=0)
     source_silence_seconds: int = Field(default=3600, ge=60)
+    hold_factor: float = Field(
+        default=0.75,
+        gt=0,
+        le=1,
+        description="an open unit stays open down to this share of its thresholds",
+    )
 
 
 class OverrideMatch(_Model):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.config import Config
-from detectors.correlate import KIND_RANK, OUTAGE, Observation, UnitKey
+from detectors.correlate import KIND_RANK, OUTAGE, THROTTLING, Observation, UnitKey
 from detectors.events import SCHEMA_ID, iso, make_event_id, summarize
 from detectors.records import FAILURE_LAYERS, SeriesKey
 from detectors.series import Verdict
@@ -146,6 +146,9 @@ class Incident:
         return round(min(0.99, 1 - miss), 3)
 
     def method(self) -> str | None:
+        """The layer most failed probes failed at; None for throttling, where probes pass."""
+        if self.kind == THROTTLING:
+            return None
         totals = [0] * len(FAILURE_LAYERS)
         for ev in self.evidence.values():
             for i, n in enumerate(ev.failures):
@@ -178,6 +181,10 @@ class IncidentBook:
         self.trackers: dict[UnitKey, UnitTracker] = {}
         self.incidents: dict[str, Incident] = {}
 
+    def open_units(self) -> set[UnitKey]:
+        """Units inside an open incident and still anomalous or recovering."""
+        return {k for k, t in self.trackers.items() if t.state in ("active", "recovering")}
+
     def step(
         self, bin_start: float, observations: dict[UnitKey, Observation], config: Config
     ) -> list[dict[str, Any]]:
@@ -192,7 +199,8 @@ class IncidentBook:
                 if not obs.anomalous:
                     continue
                 tracker = self.trackers[key] = UnitTracker(key)
-            if self._advance(tracker, bin_start, obs, life.open_after_bins):
+            needed = life.weak_open_after_bins if obs.weak else life.open_after_bins
+            if self._advance(tracker, bin_start, obs, needed):
                 confirmed.append(tracker)
             elif tracker.state == "idle" and tracker.incident_id is None:
                 del self.trackers[key]  # a blip that never opened: forget it

@@ -163,7 +163,9 @@ class CountryMonitor:
                     self.evaluated_until = frontier
                     break
             verdicts = self.pending.pop(b)
-            observations = classify_bin(verdicts, self.thresholds)
+            observations = classify_bin(
+                verdicts, self.thresholds, self.book.open_units(), self.config.lifecycle.hold_factor
+            )
             messages.extend(self.book.step(b, observations, self.config))
             self.stats.bins_evaluated += 1
             self.evaluated_until = b + width

@@ -20,7 +20,7 @@ class ProbeBaseline:
         rate_fading: float = 0.02,
         latency_fading: float = 0.02,
         rate_floor: float = 0.02,
-        warmup_bins: int = 24,
+        warmup_bins: int = 288,
         protect_sigmas: float = 3.0,
         protect_drop: float = 0.2,
     ) -> None:

@@ -60,7 +60,7 @@ class SeasonalBaseline(base.AnomalyDetector):
         daily_slots: int = 48,
         level_halflife_days: float = 2.0,
         daily_halflife_days: float = 3.0,
-        weekly_halflife_weeks: float = 3.0,
+        weekly_halflife_weeks: float = 1.0,
         noise_fading: float = 0.01,
         noise_floor: float = 0.03,
         warmup_seconds: int = 3 * DAY,
@@ -81,6 +81,7 @@ class SeasonalBaseline(base.AnomalyDetector):
         self.protect_drop = protect_drop
 
         bins_per_day = DAY / bin_seconds
+        self._bins_per_day = bins_per_day
         slot_updates_per_day = bins_per_day / daily_slots
         self._level_rate = rate_from_halflife(level_halflife_days * bins_per_day)
         self._daily_rate = rate_from_halflife(daily_halflife_days * slot_updates_per_day)
@@ -173,10 +174,12 @@ class SeasonalBaseline(base.AnomalyDetector):
             rate = max(self._daily_rate, weight / self.daily_n[slot]) * weight
             self.daily[slot] += min(rate, 1.0) * (rest - daily_part)
         daily_part = self.daily[lo] * (1 - w) + self.daily[hi] * w
-        self.weekly_n[wd] += 1
-        self.weekly[wd] += max(self._weekly_rate, 1.0 / self.weekly_n[wd]) * (
-            y - level - daily_part - self.weekly[wd]
-        )
+        # Weekday effects are learned only once a first full day has shaped the daily curve, and
+        # at a fixed rate: a count-based start would pin on one weekday whatever the unconverged
+        # curve got wrong on the first day, and keep it for weeks.
+        if self.level_n > self._bins_per_day:
+            self.weekly_n[wd] += 1
+            self.weekly[wd] += self._weekly_rate * (y - level - daily_part - self.weekly[wd])
         day = int(ts // DAY)
         if day != self.last_day:
             self.last_day = day

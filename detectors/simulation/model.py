@@ -53,6 +53,9 @@ class Country:
     growth_per_week: float = 0.004
     noise: float = 0.02
     probe_success: float = 0.98
+    day_jitter: float = 0.03  # each local day's level wanders this much
+    glitch_rate: float = 0.0005  # share of bins a series' measurement dips for one bin
+    probe_dispersion: float = 0.02  # bin-to-bin wobble of the probe success rate
     traffic_source: str = "edge-cdn"
     probe_source: str = "probe-mesh"
     probed_platforms: tuple[str, ...] | None = None  # None: every platform
@@ -142,6 +145,9 @@ def _country_records(
     hour, weekday = _local(ts, c.utc_offset)
     weeks = (ts - ts[0]) / (7 * DAY)
     base = c.volume * np.asarray(c.weekly)[weekday] * (1 + c.growth_per_week) ** weeks
+    day_index = ((ts + c.utc_offset * 3600) // DAY).astype(np.int64)
+    day_level = np.exp(rng.normal(0, c.day_jitter, day_index.max() - day_index.min() + 1))
+    base = base * day_level[day_index - day_index.min()]
     platforms = list(c.platforms)
     rest_share = max(0.0, 1.0 - sum(c.platforms.values()))
     other_share = max(0.0, 1.0 - sum(n.share for n in c.networks))
@@ -212,6 +218,8 @@ def _traffic(
     b: int,
 ) -> Iterator[tuple[float, dict[str, object]]]:
     observed = _noisy(rng, values, c.noise)
+    glitch = rng.random(ts.shape) < c.glitch_rate  # a collector hiccup: one bin reads low
+    observed = np.where(glitch, observed * rng.uniform(0.3, 0.7, ts.shape), observed)
     for t, v in zip(ts.tolist(), observed.tolist(), strict=True):
         rec: dict[str, object] = {"signal": "traffic", "ts": iso(t), "country": c.code}
         if asn is not None:
@@ -235,7 +243,7 @@ def _probes(
     silent: np.ndarray | None,
 ) -> Iterator[tuple[float, dict[str, object]]]:
     count = np.maximum(1, rng.poisson(n.probes, ts.shape))
-    p_ok = np.full(ts.shape, c.probe_success)
+    p_ok = np.clip(c.probe_success + rng.normal(0, c.probe_dispersion, ts.shape), 0.5, 1.0)
     method = "timeout"
     if fail is not None:
         share, method = fail
