@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-import fastjsonschema
 import orjson
 import pycountry
 
-from detectors.schemas import validator
+from detectors.schemas import SchemaError, validator
 
 Signal = Literal["traffic", "reachability"]
 FAILURE_LAYERS: tuple[str, ...] = ("dns", "tcp", "tls", "http", "timeout")
@@ -109,8 +108,8 @@ def sample_from_dict(doc: Any) -> Sample | Rejection:
         )
     try:
         validator(f"{signal}.v1")(doc)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        return Rejection("schema", f"{signal}: {exc.message}", "validate")
+    except SchemaError as exc:
+        return Rejection("schema", f"{signal}: {exc}", "validate")
     country = doc["country"]
     if country not in KNOWN_COUNTRIES:
         return Rejection("unknown_country", f"unknown country code {country!r}", "validate")

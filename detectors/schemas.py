@@ -1,16 +1,21 @@
-"""Load the JSON Schemas in `schemas/` and compile them once: the schemas are the contract, code never restates them."""
+"""Load the JSON Schemas in `schemas/` and compile them once: the schemas are the contract, code never restates them.
+
+Validation runs on every record, so it uses jsonschema-rs (compiled, ~2 M small documents/s):
+a cheap yes/no first, the precise error only for the rare record that fails.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
-import fastjsonschema
+import jsonschema_rs
 
-Validator = Callable[[Any], Any]
+
+class SchemaError(ValueError):
+    """A document breaks a schema; the message names the path and the rule."""
 
 
 @cache
@@ -21,8 +26,26 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+class Validator:
+    """A compiled schema: call it on a document; raises `SchemaError` with a precise message."""
+
+    __slots__ = ("_compiled", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._compiled = jsonschema_rs.validator_for(load_schema(name))
+
+    def __call__(self, doc: Any) -> None:
+        if self._compiled.is_valid(doc):
+            return
+        errors = sorted(
+            self._compiled.iter_errors(doc), key=lambda e: (len(e.instance_path), e.message)
+        )
+        first = errors[0]
+        path = "/".join(str(p) for p in first.instance_path) or "<record>"
+        raise SchemaError(f"{path}: {first.message}")
+
+
 @cache
 def validator(name: str) -> Validator:
-    """A compiled validator for one schema; raises `fastjsonschema.JsonSchemaValueException`."""
-    compiled: Validator = fastjsonschema.compile(load_schema(name), use_formats=False)
-    return compiled
+    return Validator(name)
