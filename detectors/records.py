@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from sys import intern
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -30,6 +31,9 @@ ERROR_TYPES: tuple[str, ...] = (
     "late",
     "duplicate",
 )
+
+
+_SIGNALS = {"traffic": "traffic", "reachability": "reachability"}
 
 
 class SeriesKey(NamedTuple):
@@ -85,12 +89,12 @@ def decode_sample(raw: bytes, max_bytes: int = 65536) -> Sample | Rejection:
     if not raw.strip():
         return Rejection("empty", "record is empty")
     try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection("encoding", f"not UTF-8: {exc.reason} at byte {exc.start}")
-    try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        try:  # only now, off the hot path: was it the encoding or the JSON?
+            raw.decode("utf-8")
+        except UnicodeDecodeError as enc:
+            return Rejection("encoding", f"not UTF-8: {enc.reason} at byte {enc.start}")
         return Rejection("json", f"invalid JSON: {exc}")
     return sample_from_dict(doc)
 
@@ -117,7 +121,15 @@ def sample_from_dict(doc: Any) -> Sample | Rejection:
         ts = parse_ts(doc["ts"])
     except ValueError as exc:
         return Rejection("schema", f"bad timestamp {doc['ts']!r}: {exc}", "validate")
-    key = SeriesKey(signal, doc["source"], country, doc.get("asn"), doc.get("platform"))
+    platform = doc.get("platform")
+    # Interned: a series' key lives as long as the series, and millions of copies of "PK" add up.
+    key = SeriesKey(
+        _SIGNALS[signal],
+        intern(doc["source"]),
+        intern(country),
+        doc.get("asn"),
+        None if platform is None else intern(platform),
+    )
     if signal == "traffic":
         value = float(doc["value"])
         if not math.isfinite(value):

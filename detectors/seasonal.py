@@ -12,6 +12,7 @@ bins far below expectation are not learned at all, and everything else is clippe
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -90,10 +91,11 @@ class SeasonalBaseline(base.AnomalyDetector):
 
         self.level: float | None = None
         self.level_n = 0.0
-        self.daily = [0.0] * daily_slots
-        self.daily_n = [0.0] * daily_slots
-        self.weekly = [0.0] * 7
-        self.weekly_n = [0.0] * 7
+        # Flat double arrays: a tenth of the memory of lists of floats, and they pickle compactly.
+        self.daily = array("d", bytes(8 * daily_slots))
+        self.daily_n = array("d", bytes(8 * daily_slots))
+        self.weekly = array("d", bytes(8 * 7))
+        self.weekly_n = array("d", bytes(8 * 7))
         self.noise = stats.EWVar(fading_factor=noise_fading)
         self.first_ts: float | None = None
         self.last_day: int | None = None
@@ -189,7 +191,7 @@ class SeasonalBaseline(base.AnomalyDetector):
         """Keep the profiles zero-mean so the level stays the level."""
         assert self.level is not None
         d = sum(self.daily) / self.daily_slots
-        self.daily = [v - d for v in self.daily]
+        self.daily = array("d", (v - d for v in self.daily))
         seen = [i for i in range(7) if self.weekly_n[i] > 0]
         wmean = sum(self.weekly[i] for i in seen) / len(seen) if seen else 0.0
         for i in seen:
