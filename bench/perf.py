@@ -70,12 +70,11 @@ def _warm_series(kind: str, signal: str) -> Series:
 
     t = 1_700_000_000.0
     for i in range(14 * 288):  # two weeks of 5-minute bins
+        acc: TrafficBin | ReachabilityBin
         if signal == "traffic":
-            acc = TrafficBin()
-            acc.total, acc.count = 1000.0 + 300 * ((i % 288) / 288), 1
+            acc = TrafficBin(total=1000.0 + 300 * ((i % 288) / 288), count=1)
         else:
-            acc = ReachabilityBin()
-            acc.probes, acc.ok = 40, 39
+            acc = ReachabilityBin(probes=40, ok=39)
         series.close(t + i * 300, acc)
     return series
 

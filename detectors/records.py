@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from sys import intern
 from dataclasses import dataclass, field
 from datetime import datetime
+from sys import intern
 from typing import Any, Literal, NamedTuple
 
 import orjson
