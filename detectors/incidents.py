@@ -9,6 +9,7 @@ incident, which is what users asked of IODA and OONI: one event per incident, no
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,7 @@ class Incident:
     peak_severity: float = 0.0
     evidence: dict[SeriesKey, Evidence] = field(default_factory=dict)
     emitted_scope: tuple[str, tuple[int, ...], tuple[str, ...]] | None = None
+    silent: list[dict[str, Any]] | None = None  # series that went quiet as an outage began
 
     @property
     def family(self) -> str:
@@ -173,6 +175,47 @@ def bin_severity(verdicts: list[Verdict]) -> float | None:
     return sum(v.drop for v in verdicts) / len(verdicts)
 
 
+def silent_series(incident: Incident, last_bin: Mapping[SeriesKey, float]) -> list[dict[str, Any]]:
+    """Series of the outage's scope that stopped reporting as it began, said as such.
+
+    No data is never a drop; but probes inside a network that goes dark usually cannot report, so
+    the silence is worth saying, and whether it is confined to the affected networks (likely part
+    of the outage) or spans the whole feed in the country (more likely a feed fault).
+    """
+    scope = set(incident.asns)
+    start = incident.started_at
+    quiet = {key: last < start for key, last in last_bin.items()}
+    notes = []
+    for key, last in sorted(last_bin.items(), key=lambda kv: str(kv[0])):
+        if last >= start or (scope and key.asn not in scope) or key in incident.evidence:
+            continue
+        if start - last > 6 * 3600:
+            continue  # long gone before the incident: unrelated
+        elsewhere = [k for k in last_bin if k.source == key.source and scope and k.asn not in scope]
+        if elsewhere and all(quiet[k] for k in elsewhere):
+            note = "silent since the outage began, but so is this feed outside the affected networks: likely a feed fault"
+        elif elsewhere:
+            note = "silent since the outage began, only inside the affected networks: likely part of the outage"
+        else:
+            note = (
+                "silent since the outage began: probes inside a network that is down cannot report"
+            )
+        notes.append(
+            {
+                "signal": key.signal,
+                "source": key.source,
+                "asn": key.asn,
+                "platform": key.platform,
+                "expected": None,
+                "observed": None,
+                "score": 0.0,
+                "bins": 0,
+                "note": note,
+            }
+        )
+    return notes
+
+
 class IncidentBook:
     """Every unit tracker and open incident of one country."""
 
@@ -186,7 +229,11 @@ class IncidentBook:
         return {k for k, t in self.trackers.items() if t.state in ("active", "recovering")}
 
     def step(
-        self, bin_start: float, observations: dict[UnitKey, Observation], config: Config
+        self,
+        bin_start: float,
+        observations: dict[UnitKey, Observation],
+        config: Config,
+        last_bin: Mapping[SeriesKey, float] | None = None,
     ) -> list[dict[str, Any]]:
         """Advance one evaluated bin; return the event messages it produces."""
         life = config.lifecycle
@@ -244,6 +291,8 @@ class IncidentBook:
                     if t.incident_id == incident.event_id and t.state == "idle":
                         del self.trackers[k]
             elif incident.emitted_scope is None:
+                if incident.kind == OUTAGE and last_bin is not None:
+                    incident.silent = silent_series(incident, last_bin)
                 messages.append(self._message(incident, "open", bin_end, config))
             elif incident.scope() != incident.emitted_scope:
                 messages.append(self._message(incident, "update", bin_end, config))
@@ -325,8 +374,8 @@ class IncidentBook:
         severity = incident.severity_sum / incident.severity_bins if incident.severity_bins else 0.0
         platforms = incident.platforms if incident.kind != OUTAGE else []
         evidence = sorted(
-            (ev.as_dict() for ev in incident.evidence.values()),
-            key=lambda d: (d["signal"], d["platform"] or "", d["asn"] or 0, d["source"]),
+            [*(ev.as_dict() for ev in incident.evidence.values()), *(incident.silent or [])],
+            key=lambda d: (d["signal"], d["platform"] or "", d["asn"] or 0, d["source"], d["bins"]),
         )
         return {
             "schema": SCHEMA_ID,

@@ -48,6 +48,8 @@ class CountryMonitor:
         self.book = IncidentBook(country)
         self.stats = MonitorStats()
         self.last_verdicts: dict[SeriesKey, Verdict] = {}
+        self.last_bin: dict[SeriesKey, float] = {}
+        self.last_bin: dict[SeriesKey, float] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # The config is not state: the restoring worker brings its own (and may have reloaded it).
@@ -126,6 +128,8 @@ class CountryMonitor:
             ]
             for v in verdicts:
                 self.last_verdicts[v.key] = v
+                self.last_bin[v.key] = bin_start
+                self.last_bin[v.key] = bin_start
             self.stats.bins_closed += 1
             if self.evaluated_until is not None and bin_start < self.evaluated_until:
                 self.stats.verdicts_too_late += len(verdicts)
@@ -166,7 +170,7 @@ class CountryMonitor:
             observations = classify_bin(
                 verdicts, self.thresholds, self.book.open_units(), self.config.lifecycle.hold_factor
             )
-            messages.extend(self.book.step(b, observations, self.config))
+            messages.extend(self.book.step(b, observations, self.config, self.last_bin))
             self.stats.bins_evaluated += 1
             self.evaluated_until = b + width
         return messages

@@ -160,3 +160,20 @@ def test_probes_alone_can_show_a_block(config: Config) -> None:
     assert [(e["status"], e["kind"], e["method"]) for e in events] == [
         ("open", "platform_restriction", "dns")
     ]
+
+
+def test_silent_probes_during_an_outage_are_said_in_the_evidence(config: Config) -> None:
+    from detectors.simulation.render import render
+    from detectors.simulation.scenarios import scenario
+    from streams.replay import replay
+
+    rendered = render(scenario("ir-national-shutdown"), 1)
+    events = replay(rendered.lines, config).events
+    assert [(e["kind"], e["status"]) for e in events] == [
+        ("network_outage", "open"),
+        ("network_outage", "resolved"),
+    ]
+    notes = [ev for ev in events[0]["evidence"] if ev.get("note")]
+    assert notes and all(n["signal"] == "reachability" and n["observed"] is None for n in notes)
+    assert all("cannot report" in n["note"] for n in notes)
+    assert events[-1]["evidence"] == events[0]["evidence"] or notes[0] in events[-1]["evidence"]
