@@ -49,7 +49,6 @@ class CountryMonitor:
         self.stats = MonitorStats()
         self.last_verdicts: dict[SeriesKey, Verdict] = {}
         self.last_bin: dict[SeriesKey, float] = {}
-        self.last_bin: dict[SeriesKey, float] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # The config is not state: the restoring worker brings its own (and may have reloaded it).
@@ -128,7 +127,6 @@ class CountryMonitor:
             ]
             for v in verdicts:
                 self.last_verdicts[v.key] = v
-                self.last_bin[v.key] = bin_start
                 self.last_bin[v.key] = bin_start
             self.stats.bins_closed += 1
             if self.evaluated_until is not None and bin_start < self.evaluated_until:
