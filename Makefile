@@ -37,5 +37,11 @@ kafka-up:
 kafka-down:
 	bash deploy/kafka/kafka.sh down
 
+bench-perf: venv
+	$(BIN)/python -m bench.perf --write
+
+bench-quality: venv
+	$(BIN)/python -m bench.quality --write
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
