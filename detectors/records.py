@@ -30,6 +30,7 @@ ERROR_TYPES: tuple[str, ...] = (
     "future",
     "late",
     "duplicate",
+    "wrong_key",
 )
 
 

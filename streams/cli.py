@@ -154,7 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+def _register_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from streams.kafka_io import register
+
+    register(sub)
+
+
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _register_kafka
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

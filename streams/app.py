@@ -1,0 +1,159 @@
+"""The Faust application: thin wiring of Kafka topics, a state table and timers around RecordHandler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+import time
+from typing import Any
+
+import faust
+import orjson
+
+from detectors.config import Config, load_config
+from streams.deadletter import deadletter_headers
+from streams.handler import Inbound, Output, RecordHandler
+from streams.observer import NullObserver, WorkerObserver
+from streams.settings import WorkerSettings
+
+log = logging.getLogger("restrictwatch.worker")
+STATE_TABLE = "rw-country-state"
+
+
+def _credentials(settings: WorkerSettings) -> Any:
+    context = None
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+    if settings.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.password(),
+            ssl_context=context,
+            mechanism=settings.sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def create_app(
+    settings: WorkerSettings, config: Config | None = None, observer: WorkerObserver | None = None
+) -> faust.App:
+    """Build the worker app. `config` defaults to the file named in settings (or the packaged one)."""
+    config = config or load_config(settings.detector_config)
+    observer = observer or NullObserver()
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{b}" for b in settings.bootstrap_servers.split(",")],
+        broker_credentials=_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.state_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        processing_guarantee="at_least_once",
+        broker_commit_interval=settings.commit_interval_seconds,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_acks=-1,
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    inputs = app.topic(
+        settings.traffic_topic, settings.reachability_topic, partitions=settings.partitions, **raw
+    )
+    events_topic = app.topic(settings.events_topic, **raw)
+    dead_topic = app.topic(settings.deadletter_topic, **raw)
+    # use_partitioner: the key (the country) picks the partition, the same murmur2 choice the
+    # producers make for the input topics, so a country's state lives beside its records.
+    table = app.Table(
+        STATE_TABLE,
+        default=None,
+        partitions=settings.partitions,
+        use_partitioner=True,
+        schema=faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
+    )
+
+    def load_state(country: str) -> bytes | None:
+        value: bytes | None = table.get(country.encode())
+        return value
+
+    handler = RecordHandler(
+        config,
+        (settings.traffic_topic, settings.reachability_topic),
+        load_state,
+        merge_idle_seconds=settings.merge_idle_seconds,
+        checkpoint_every_records=settings.checkpoint_every_records,
+        checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
+    )
+    app.rw_handler = handler  # type: ignore[attr-defined]
+    app.rw_observer = observer  # type: ignore[attr-defined]
+
+    async def publish(out: Output) -> None:
+        for event in out.events:
+            await events_topic.send(key=event["event_id"].encode(), value=orjson.dumps(event))
+            observer.event_emitted(event)
+        for inbound, rejection in out.dead:
+            await dead_topic.send(
+                key=inbound.key,
+                value=inbound.value,
+                headers=deadletter_headers(inbound, rejection),
+            )
+            observer.dead_lettered(inbound.topic, rejection.error_type)
+        for country, data in out.checkpoints.items():
+            table[country.encode()] = data
+        observer.checkpointed(len(out.checkpoints), sum(map(len, out.checkpoints.values())))
+        for token in out.acks:
+            if token is not None:
+                token.ack()
+        for inbound, ts in out.processed:
+            observer.processed(inbound.topic, ts)
+
+    @app.agent(inputs, concurrency=1)  # concurrency > 1 can commit past unprocessed records (#606)
+    async def process(stream: Any) -> None:
+        async for event in stream.noack().events():  # acked by hand, after the checkpoint
+            started = time.perf_counter()
+            message = event.message
+            inbound = Inbound(
+                message.topic, message.partition, message.offset, event.key, event.value, event
+            )
+            observer.consumed(message.topic)
+            await publish(handler.receive(inbound, time.time()))
+            observer.duration(message.topic, time.perf_counter() - started)
+
+    @app.timer(0.2)  # type: ignore[untyped-decorator]
+    async def tick() -> None:
+        await publish(handler.tick(time.time()))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app_: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        handler.revoke({tp.partition for tp in revoked if tp.topic in handler.topics})
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def install_reload() -> None:
+        def reload() -> None:
+            try:
+                new = load_config(settings.detector_config)
+            except Exception as exc:  # a bad file must not stop the worker: keep the old config
+                log.error(
+                    "config reload failed, keeping %s: %s", handler.pipeline.config.fingerprint, exc
+                )
+                return
+            handler.reconfigure(new)
+            observer.config_loaded(new.fingerprint)
+            log.info("config reloaded: %s", new.fingerprint)
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        observer.config_loaded(config.fingerprint)
+        log.info("worker settings: %s", settings.masked())
+
+    return app

@@ -1,0 +1,215 @@
+"""Command-line Kafka tools: run the worker, create topics, produce a file, tail events."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from detectors.exceptions import RestrictwatchError
+from streams.settings import WorkerSettings, load_settings
+
+
+class KafkaToolError(RestrictwatchError):
+    """A Kafka operation failed in a way the user can act on."""
+
+
+def create_topics(settings: WorkerSettings) -> list[str]:
+    """Create the four topics (inputs co-partitioned); existing ones are left as they are."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    try:
+        admin = KafkaAdminClient(client_id="restrictwatch-admin", **settings.kafka_kwargs())
+    except KafkaError as exc:
+        raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+    wanted = {
+        settings.traffic_topic: settings.partitions,
+        settings.reachability_topic: settings.partitions,
+        settings.events_topic: settings.partitions,
+        settings.deadletter_topic: settings.partitions,
+    }
+    created = []
+    try:
+        existing = set(admin.list_topics())
+        new = [
+            NewTopic(name, partitions, settings.replication_factor)
+            for name, partitions in wanted.items()
+            if name not in existing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(new)
+            created = [t.name for t in new]
+    finally:
+        admin.close()
+    return created
+
+
+def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> int:
+    """Send a JSON-lines file into the input topics, keyed by country; returns the count sent.
+
+    Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
+    With `speedup`, records are paced at that multiple of their event-time spacing.
+    """
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    try:
+        producer = KafkaProducer(
+            acks="all", linger_ms=20, batch_size=256 * 1024, **settings.kafka_kwargs()
+        )
+    except KafkaError as exc:
+        raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+    source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    sent = 0
+    first_ts: float | None = None
+    started = time.monotonic()
+    with source:
+        for line in source:
+            raw = line[:-1] if line.endswith(b"\n") else line
+            topic, key, ts = _route(settings, raw)
+            if speedup and ts is not None:
+                if first_ts is None:
+                    first_ts = ts
+                delay = (ts - first_ts) / speedup - (time.monotonic() - started)
+                if delay > 0:
+                    time.sleep(delay)
+            producer.send(topic, key=key, value=raw)
+            sent += 1
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, float | None]:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return settings.traffic_topic, None, None
+    if not isinstance(doc, dict):
+        return settings.traffic_topic, None, None
+    topic = (
+        settings.reachability_topic
+        if doc.get("signal") == "reachability"
+        else settings.traffic_topic
+    )
+    country = doc.get("country")
+    key = country.encode() if isinstance(country, str) else None
+    ts = doc.get("ts")
+    from detectors.records import parse_ts
+
+    try:
+        when = parse_ts(ts) if isinstance(ts, str | int | float) else None
+    except ValueError:
+        when = None
+    return topic, key, when
+
+
+def read_events(settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False) -> Any:
+    """Yield event messages from the beginning of the events topic; stop after `idle_seconds` quiet."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        settings.events_topic,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(idle_seconds * 1000),
+        **settings.kafka_kwargs(),
+    )
+    try:
+        while True:
+            for message in consumer:
+                yield orjson.loads(message.value)
+            if not follow:
+                return
+    finally:
+        consumer.close()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from streams.app import create_app
+
+    settings = load_settings()
+    observer = None
+    if settings.metrics_port:
+        try:
+            from streams.metrics import serve_metrics
+        except ImportError:
+            serve_metrics = None
+        if serve_metrics is not None:
+            observer = serve_metrics(settings)
+    app = create_app(settings, observer=observer)
+    if observer is not None and hasattr(observer, "attach"):
+        observer.attach(app)
+    worker = Worker(app, loglevel=args.loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    created = create_topics(load_settings())
+    print(f"created: {', '.join(created) if created else 'nothing (all topics exist)'}")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.input != "-" and not Path(args.input).is_file():
+        raise KafkaToolError(f"cannot read {args.input}")
+    sent = produce_file(settings, args.input, args.speedup)
+    print(f"sent {sent} records", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    latest: dict[str, dict[str, Any]] = {}
+    for event in read_events(settings, args.idle, args.follow and not args.current):
+        if args.current:
+            latest[event["event_id"]] = event
+            continue
+        sys.stdout.write(orjson.dumps(event).decode() + "\n")
+        sys.stdout.flush()
+    if args.current:
+        for event in latest.values():
+            if event["status"] != "resolved":
+                sys.stdout.write(orjson.dumps(event).decode() + "\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker", help="run a stream worker (settings from RW_* environment variables)"
+    )
+    p.add_argument("--loglevel", default="warning")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("topics", help="manage Kafka topics")
+    tsub = p.add_subparsers(dest="action", required=True)
+    c = tsub.add_parser("create", help="create the input, event and dead-letter topics")
+    c.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("produce", help="replay a JSON-lines file into the input topics")
+    p.add_argument("input", help="JSON lines, - for stdin")
+    p.add_argument(
+        "--speedup",
+        type=float,
+        help="pace records at X times real time (default: as fast as possible)",
+    )
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("tail", help="print events from the events topic")
+    p.add_argument(
+        "--current", action="store_true", help="only incidents still open (latest message of each)"
+    )
+    p.add_argument("--follow", action="store_true", help="keep waiting for new events")
+    p.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds")
+    p.set_defaults(func=cmd_tail)

@@ -1,0 +1,103 @@
+"""Worker settings: one pydantic-settings model, from `RW_*` environment variables (or a .env file).
+
+Secrets are `SecretStr`, never logged; `masked()` is what the worker logs at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from detectors.exceptions import ConfigError
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RW_", extra="forbid", frozen=True)
+
+    app_id: str = "restrictwatch"
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = Field(
+        default=None, description="read the password from this file"
+    )
+    ssl_cafile: Path | None = None
+    allow_insecure_sasl: bool = Field(
+        default=False, description="permit SASL over plaintext (credentials in clear)"
+    )
+
+    traffic_topic: str = "rw.traffic.v1"
+    reachability_topic: str = "rw.reachability.v1"
+    events_topic: str = "rw.events.v1"
+    deadletter_topic: str = "rw.deadletter.v1"
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+
+    detector_config: Path | None = Field(
+        default=None, description="detector YAML (default: packaged)"
+    )
+    state_dir: Path = Path("state")
+    store: str = Field(default="rocksdb://", pattern=r"^(rocksdb|memory)://$")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 disables /metrics")
+    checkpoint_every_records: int = Field(default=5000, ge=1)
+    checkpoint_interval_seconds: float = Field(default=1.0, gt=0)
+    merge_idle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="wait this long for the other input topic before going on alone",
+    )
+    commit_interval_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _safe_security(self) -> WorkerSettings:
+        if self.security_protocol == "SASL_PLAINTEXT" and not self.allow_insecure_sasl:
+            raise ValueError(
+                "SASL over PLAINTEXT sends credentials in clear: use SASL_SSL, or set RW_ALLOW_INSECURE_SASL=true"
+            )
+        if self.security_protocol.startswith("SASL"):
+            if not self.sasl_username:
+                raise ValueError("SASL needs RW_SASL_USERNAME")
+            if self.sasl_password is None and self.sasl_password_file is None:
+                raise ValueError("SASL needs RW_SASL_PASSWORD or RW_SASL_PASSWORD_FILE")
+        return self
+
+    def password(self) -> str | None:
+        if self.sasl_password is not None:
+            return self.sasl_password.get_secret_value()
+        if self.sasl_password_file is not None:
+            return self.sasl_password_file.read_text(encoding="utf-8").strip()
+        return None
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting, secrets as '**********' — what may be logged."""
+        return self.model_dump(mode="json")  # SecretStr dumps as '**********'
+
+    def kafka_kwargs(self) -> dict[str, Any]:
+        """Connection options for kafka-python clients."""
+        opts: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL") and self.ssl_cafile:
+            opts["ssl_cafile"] = str(self.ssl_cafile)
+        if self.security_protocol.startswith("SASL"):
+            opts.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.password(),
+            )
+        return opts
+
+
+def load_settings(**overrides: Any) -> WorkerSettings:
+    try:
+        return WorkerSettings(**overrides)
+    except ValueError as exc:
+        raise ConfigError(f"invalid worker settings: {exc}") from None
