@@ -46,6 +46,17 @@ class WorkerSettings(BaseSettings):
     web_port: int = Field(default=6066, ge=1, le=65535)
     web_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 disables /metrics")
+    metrics_host: str = Field(
+        default="127.0.0.1", description="0.0.0.0 to let a remote Prometheus scrape"
+    )
+    metrics_watch: str = Field(
+        default="traffic:*:-:-",
+        description="series whose observed/expected values are exported: signal:country:asn:platform,"
+        " comma-separated, * any, - absent (default: every country's total traffic)",
+    )
+    metrics_watch_limit: int = Field(
+        default=200, ge=0, le=10000, description="cap on watched series"
+    )
     checkpoint_every_records: int = Field(default=5000, ge=1)
     checkpoint_interval_seconds: float = Field(default=1.0, gt=0)
     merge_idle_seconds: float = Field(
