@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from detectors.config import Config, load_config
 from streams.deadletter import deadletter_headers
@@ -87,6 +88,13 @@ def create_app(
         value: bytes | None = table.get(country.encode())
         return value
 
+    def backlog(topic: str, partition: int, last_offset: int) -> bool:
+        try:
+            highwater = app.consumer.highwater(TP(topic, partition))
+        except Exception:  # not assigned yet, or no fetch response so far: cannot tell
+            return False
+        return bool(highwater) and last_offset + 1 < highwater
+
     handler = RecordHandler(
         config,
         (settings.traffic_topic, settings.reachability_topic),
@@ -94,6 +102,7 @@ def create_app(
         merge_idle_seconds=settings.merge_idle_seconds,
         checkpoint_every_records=settings.checkpoint_every_records,
         checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
+        backlog=backlog,
     )
     app.rw_handler = handler  # type: ignore[attr-defined]
     app.rw_observer = observer  # type: ignore[attr-defined]

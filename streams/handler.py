@@ -18,6 +18,7 @@ re-emit byte-identical events.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from detectors.pipeline import Pipeline
 from detectors.records import Rejection, Sample, decode_sample
 
 TP = tuple[str, int]
+log = logging.getLogger("restrictwatch.worker")
 
 
 @dataclass(slots=True)
@@ -75,6 +77,7 @@ class RecordHandler:
         merge_idle_seconds: float = 1.0,
         checkpoint_every_records: int = 5000,
         checkpoint_interval_seconds: float = 1.0,
+        backlog: Callable[[str, int, int], bool] | None = None,
     ) -> None:
         self.pipeline = Pipeline(config)
         self.topics = topics
@@ -82,6 +85,9 @@ class RecordHandler:
         self.merge_idle = merge_idle_seconds
         self.checkpoint_every = checkpoint_every_records
         self.checkpoint_interval = checkpoint_interval_seconds
+        # backlog(topic, partition, last offset received): more is waiting on the broker.
+        self.backlog = backlog or (lambda topic, partition, last: False)
+        self.received: dict[TP, int] = {}
         self.partitions: dict[int, PartitionQueues] = {}
         self.offsets: dict[str, dict[TP, int]] = {}
         self.partition_of: dict[str, int] = {}
@@ -90,6 +96,7 @@ class RecordHandler:
         self.since_checkpoint = 0
         self.last_checkpoint = 0.0
         self.skipped = 0
+        self.released_alone = 0
         self.checkpoint_count = 0
         self.checkpoint_bytes = 0
 
@@ -97,6 +104,7 @@ class RecordHandler:
 
     def receive(self, inbound: Inbound, now: float) -> Output:
         out = Output()
+        self.received[(inbound.topic, inbound.partition)] = inbound.offset
         decoded = decode_sample(inbound.value, self.pipeline.config.max_record_bytes)
         if isinstance(decoded, Rejection):
             self._dead(out, inbound, decoded)
@@ -109,6 +117,20 @@ class RecordHandler:
                 Rejection(
                     "wrong_key",
                     f"message key {inbound.key!r} is not the record's country {country!r}",
+                    "validate",
+                ),
+            )
+            return out
+        limit = self.pipeline.config.max_future_seconds
+        if decoded.ts > now + limit:
+            # Rejected before the merge: a far-future record at the head of its queue would hold
+            # the other topic back for ever.
+            self._dead(
+                out,
+                inbound,
+                Rejection(
+                    "future",
+                    f"ts {decoded.ts:.0f} is more than {limit} s ahead of the wall clock",
                     "validate",
                 ),
             )
@@ -172,11 +194,31 @@ class RecordHandler:
             if waiting:
                 break  # the other topic may still bring earlier records
             topic = min(ready, key=lambda t: part.queues[t][0][1].ts)
+            if len(ready) < len(part.queues):
+                self.released_alone += 1
+                if self.released_alone <= 3 or self.released_alone % 10000 == 0:
+                    log.info(
+                        "partition %d: %s goes on alone (%d times so far; received %s)",
+                        partition,
+                        topic,
+                        self.released_alone,
+                        self.received,
+                    )
             inbound, sample = part.queues[topic].popleft()
             if not part.queues[topic]:
                 part.empty_since[topic] = now
             out.extend(self._process(inbound, sample, now))
         return out
+
+    def _may_bring_more(
+        self, topic: str, partition: int, part: PartitionQueues, now: float
+    ) -> bool:
+        """An empty queue holds the others back while its topic has a backlog on the broker, or
+        for `merge_idle` seconds when we cannot tell (a consumer may fetch hours of one topic
+        before the first batch of the other)."""
+        if self.backlog(topic, partition, self.received.get((topic, partition), -1)):
+            return True
+        return now - part.empty_since[topic] < self.merge_idle
 
     def _process(self, inbound: Inbound, sample: Sample, now: float) -> Output:
         out = Output()
