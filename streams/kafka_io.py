@@ -136,18 +136,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from streams.app import create_app
+    from streams.metrics import serve_metrics
 
     settings = load_settings()
-    observer = None
-    if settings.metrics_port:
-        try:
-            from streams.metrics import serve_metrics
-        except ImportError:
-            serve_metrics = None
-        if serve_metrics is not None:
-            observer = serve_metrics(settings)
+    observer = serve_metrics(settings) if settings.metrics_port else None
     app = create_app(settings, observer=observer)
-    if observer is not None and hasattr(observer, "attach"):
+    if observer is not None:
         observer.attach(app)
     worker = Worker(app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()
