@@ -152,6 +152,7 @@ class PipelineCollector(Collector):
         self.state_size_interval = state_size_interval
         self.pipeline: Callable[[], Pipeline | None] = lambda: None
         self.lag: LagSource | None = None
+        self.on_country: Callable[[str], None] = lambda country: None
         self._state_bytes: dict[str, tuple[int, float]] = {}
         self._source_seen: dict[str, tuple[float, float]] = {}  # source -> (newest ts, wall)
 
@@ -263,6 +264,7 @@ class PipelineCollector(Collector):
         overflow = 0
         monitors = sorted(pipeline.monitors.items())
         for country, monitor in monitors:
+            self.on_country(country)
             self._collect_monitor(country, monitor, now, f)
             for source, clock in monitor.sources.items():
                 newest[source] = max(newest.get(source, float("-inf")), clock.max_ts)
@@ -446,6 +448,8 @@ class WorkerMetrics:
         )
         self.build.info({"version": _version(), "config_version": ""})
         self.collector = PipelineCollector(watchlist, watch_limit, clock)
+        self.collector.on_country = self._bind_country
+        self._countries: set[str] = set()
         registry.register(self.collector)
         self._consumed: dict[str, Counter] = {}
         self._decoded: dict[str, Counter] = {}
@@ -492,6 +496,16 @@ class WorkerMetrics:
             self._bind(topic)
             child = self._durations[topic]
         child.observe(seconds)
+
+    def _bind_country(self, country: str) -> None:
+        """Event counters of a country start at zero before its first event, so increase() and
+        rate() count that first event (a series born at 1 shows no increase)."""
+        if country in self._countries:
+            return
+        self._countries.add(country)
+        for kind in KINDS:
+            for status in STATUSES:
+                self.events_total.labels(country, kind, status)
 
     def event_emitted(self, event: dict[str, Any]) -> None:
         self.events_total.labels(event["country"], event["kind"], event["status"]).inc()

@@ -188,6 +188,18 @@ def test_a_resolved_restriction_leaves_zero_active(after_incident: Pipeline) -> 
     assert reg.get_sample_value("rw_anomalous_series", {"country": "PK", "signal": "traffic"}) == 0
 
 
+def test_event_counters_of_a_watched_country_start_at_zero(mid_incident: Pipeline) -> None:
+    reg = CollectorRegistry()
+    m = metrics(reg)
+    opened = {"country": "PK", "kind": "platform_restriction", "status": "open"}
+    assert reg.get_sample_value("rw_events_total", opened) is None
+    m.watch(lambda: mid_incident)
+    list(reg.collect())  # a scrape sees PK before its first event...
+    assert reg.get_sample_value("rw_events_total", opened) == 0
+    m.event_emitted(opened)  # ...so increase() over the first event is 1, not nothing
+    assert reg.get_sample_value("rw_events_total", opened) == 1
+
+
 def test_no_pipeline_yet_exposes_families_without_samples() -> None:
     reg = CollectorRegistry()
     metrics(reg)
