@@ -50,14 +50,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         source = open_input(args.input)
     except OSError as exc:
         raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
+    recorder = None
+    if args.report:
+        from streams.report import VerdictRecorder, write_report
+
+        recorder = VerdictRecorder()  # the pipeline keeps no history: the report needs one
     with source, _output(args.out or "-") as out, _output(args.dead_letter) as dead:
-        result = replay(read_lines(source), config, out, dead)
+        result = replay(read_lines(source), config, out, dead, observe=recorder)
         if out is not None:
             out.flush()
     if args.report:
-        from streams.report import write_report
-
-        write_report(Path(args.report), result, config)
+        write_report(Path(args.report), result, config, recorder)
     print(summary_table(result), file=sys.stderr)
     return 0
 

@@ -6,7 +6,7 @@ import base64
 import contextlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -14,7 +14,7 @@ from typing import IO, Any
 import orjson
 
 from detectors.config import Config
-from detectors.pipeline import Pipeline
+from detectors.pipeline import Outcome, Pipeline
 from detectors.records import Rejection
 
 
@@ -51,13 +51,19 @@ def replay(
     config: Config,
     events_out: IO[bytes] | None = None,
     dead_out: IO[bytes] | None = None,
+    observe: Callable[[Pipeline, Outcome], None] | None = None,
 ) -> ReplayResult:
-    """Run every line through the pipeline; write events and dead letters as they happen."""
+    """Run every line through the pipeline; write events and dead letters as they happen.
+
+    `observe`, if given, sees the pipeline after each record (the report's recorder uses it).
+    """
     pipeline = Pipeline(config)
     result = ReplayResult(pipeline=pipeline)
     started = time.perf_counter()
     for result.lines, raw in enumerate(lines, start=1):
         outcome = pipeline.process(raw)
+        if observe is not None:
+            observe(pipeline, outcome)
         if outcome.rejection is not None:
             result.dead_letters += 1
             if dead_out is not None:

@@ -1,0 +1,118 @@
+"""The replay report: the recorder's history, the files, and what index.html links."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+from matplotlib.image import imread
+
+from detectors.config import Config
+from detectors.records import SeriesKey
+from streams.cli import main
+from streams.replay import ReplayResult, replay
+from streams.report import VerdictRecorder, incidents_of, panels_for, write_report
+from tests.catalogue import good_stream
+from tests.conftest import START
+
+DAY = 86400.0
+BLOCK = (START + 8 * DAY, START + 8.25 * DAY)  # good_stream blocks platform x here
+TOTAL = SeriesKey("traffic", "edge-cdn", "PK", None, None)
+X = SeriesKey("traffic", "edge-cdn", "PK", None, "x")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def recorded(config: Config) -> tuple[ReplayResult, VerdictRecorder]:
+    recorder = VerdictRecorder()
+    result = replay(good_stream(), config, observe=recorder)
+    return result, recorder
+
+
+def test_recorder_keeps_every_closed_bin_of_every_series(
+    recorded: tuple[ReplayResult, VerdictRecorder], config: Config
+) -> None:
+    _, recorder = recorded
+    assert set(recorder.history) == {TOTAL, X}
+    lines = len(good_stream())
+    bins = sum(len(h.bins) for h in recorder.history.values())
+    # every record is one bin of one series; the last bins stay open (lateness)
+    assert lines - 2 * (config.lateness_seconds // config.bin_seconds + 1) <= bins < lines
+    x = recorder.history[X]
+    assert x.bins == sorted(set(x.bins))
+    assert all(b - a == config.bin_seconds for a, b in zip(x.bins, x.bins[1:], strict=False))
+    inside = [
+        (o, e)
+        for t, o, e, ready in zip(x.bins, x.observed, x.expected, x.ready, strict=True)
+        if BLOCK[0] <= t < BLOCK[1] and ready
+    ]
+    assert inside and all(o < 0.2 * e for o, e in inside)  # the block, as the detector saw it
+
+
+def test_report_has_a_picture_per_incident_a_timeline_and_an_index_linking_them(
+    recorded: tuple[ReplayResult, VerdictRecorder], config: Config, tmp_path: Path
+) -> None:
+    result, recorder = recorded
+    index = write_report(tmp_path / "report", result, config, recorder)
+    incidents = incidents_of(result.events)
+    assert len(incidents) == 1
+    files = {p.name for p in index.parent.iterdir()}
+    assert files == {"index.html", "timeline.png", f"{incidents[0].event_id}.png"}
+    for name in files - {"index.html"}:
+        data = (index.parent / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
+        height, width, _ = imread(index.parent / name).shape
+        assert width >= 600 and height >= 200, (name, width, height)
+    page = index.read_text()
+    images = set(re.findall(r'<img src="([^"]+)"', page))
+    assert images == files - {"index.html"}
+    assert f'id="{incidents[0].event_id}"' in page
+    assert f'href="#{incidents[0].event_id}"' in page
+    assert "platform_restriction" in page and "2023-11-23T00:00:00Z" in page  # BLOCK start
+
+
+def test_an_incident_still_open_is_drawn_to_the_end_of_the_data(
+    config: Config, tmp_path: Path
+) -> None:
+    lines = [raw for raw in good_stream() if orjson.loads(raw)["ts"] < BLOCK[0] + 3 * 3600]
+    recorder = VerdictRecorder()
+    result = replay(lines, config, observe=recorder)
+    (incident,) = incidents_of(result.events)
+    assert not incident.resolved
+    index = write_report(tmp_path, result, config, recorder)
+    assert (tmp_path / f"{incident.event_id}.png").stat().st_size > 10_000
+    assert "still open" in index.read_text()
+
+
+def test_panels_lead_with_the_country_total_then_the_evidence(
+    recorded: tuple[ReplayResult, VerdictRecorder],
+) -> None:
+    result, recorder = recorded
+    (incident,) = incidents_of(result.events)
+    panels, omitted = panels_for(incident, "PK", recorder.history)
+    assert [p.keys for p in panels] == [[TOTAL], [X]]
+    assert panels[1].score < -3 and omitted == 0
+
+
+def test_without_a_recorder_the_report_still_has_the_timeline(
+    recorded: tuple[ReplayResult, VerdictRecorder], config: Config, tmp_path: Path
+) -> None:
+    result, _ = recorded
+    index = write_report(tmp_path, result, config)
+    assert {p.name for p in tmp_path.iterdir()} == {"index.html", "timeline.png"}
+    assert "No series history" in index.read_text()
+
+
+def test_cli_replay_writes_the_report(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(good_stream()) + b"\n")
+    report = tmp_path / "report"
+    code = main(
+        ["replay", str(records), "--out", str(tmp_path / "events"), "--report", str(report)]
+    )
+    assert code == 0
+    pngs = sorted(p.name for p in report.glob("*.png"))
+    assert len(pngs) == 2 and "timeline.png" in pngs
+    assert all(name in (report / "index.html").read_text() for name in pngs)
