@@ -286,3 +286,17 @@ def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         text: str = response.read().decode()
         return text
+
+
+def test_no_name_is_one_of_faust_s_own_prometheus_sensor_names() -> None:
+    """Even with the app id `rw`, Faust's sensor (`<app>_messages_received`, ...) cannot collide."""
+    from faust.sensors.prometheus import FaustMetrics
+
+    faust_registry = CollectorRegistry()
+    FaustMetrics.create(faust_registry, "rw")
+    ours = CollectorRegistry()
+    WorkerMetrics(ours, TOPICS)
+    faust_names = {m.name for m in faust_registry.collect()}
+    our_names = {m.name for m in ours.collect()}
+    assert len(faust_names) > 20 and our_names
+    assert not faust_names & our_names
