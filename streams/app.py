@@ -79,9 +79,8 @@ def create_app(
         default=None,
         partitions=settings.partitions,
         use_partitioner=True,
-        schema=faust.Schema(
-            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-        ),
+        key_type=bytes,  # bytes types make Faust use the raw codec for the store and changelog
+        value_type=bytes,
     )
 
     def load_state(country: str) -> bytes | None:
