@@ -1,0 +1,226 @@
+"""Throughput of the live worker through a real broker, next to a bare aiokafka consumer loop.
+
+    python -m bench.worker_perf [--scenarios a,b,c] [--write]
+
+Starts a private broker (deploy/kafka/kafka.sh, port 29092, its own data dir), loads the input
+topics once, then in one run measures, on the same topics:
+  1. a bare aiokafka consumer reading both input topics to the end (the ceiling for Python);
+  2. one `restrictwatch worker` process from the start to caught up (committed offsets at the end);
+  3. two worker processes sharing the 4 partitions.
+Worker throughput is counted between its first and its final commit, so start-up is excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from bench.markdown import replace_section
+from detectors.simulation.render import render
+from detectors.simulation.scenarios import scenario
+from streams.kafka_io import _route
+from streams.settings import WorkerSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 29092
+
+
+def broker(action: str, data: Path) -> None:
+    env = {**os.environ, "KAFKA_PORT": str(PORT), "KAFKA_DATA_DIR": str(data)}
+    subprocess.run(
+        ["bash", str(ROOT / "deploy/kafka/kafka.sh"), action],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def load(settings: WorkerSettings, names: list[str]) -> int:
+    from streams.kafka_io import create_topics
+
+    create_topics(settings)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, linger_ms=50, batch_size=512 * 1024
+    )
+    sent = 0
+    for name in names:
+        for raw in render(scenario(name), 1).lines:
+            topic, key, _ = _route(settings, raw)
+            producer.send(topic, key=key, value=raw)
+            sent += 1
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def end_offsets(settings: WorkerSettings) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    tps = [
+        TopicPartition(t, p)
+        for t in (settings.traffic_topic, settings.reachability_topic)
+        for p in range(settings.partitions)
+    ]
+    ends = consumer.end_offsets(tps)
+    consumer.close()
+    return ends
+
+
+async def bare_consumer(settings: WorkerSettings, total: int) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        settings.traffic_topic,
+        settings.reachability_topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen = 0
+    started = None
+    try:
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                if started is None:
+                    started = time.perf_counter()
+                seen += len(records)
+    finally:
+        await consumer.stop()
+    assert started is not None
+    return seen / (time.perf_counter() - started)
+
+
+def run_workers(settings: WorkerSettings, count: int, total: int, tmp: Path) -> float:
+    app_id = f"bench-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "RW_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "RW_APP_ID": app_id,
+        "RW_TRAFFIC_TOPIC": settings.traffic_topic,
+        "RW_REACHABILITY_TOPIC": settings.reachability_topic,
+        "RW_EVENTS_TOPIC": settings.events_topic,
+        "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
+        "RW_PARTITIONS": str(settings.partitions),
+        "RW_METRICS_PORT": "0",
+    }
+    procs = []
+    for i in range(count):
+        state = tmp / f"{app_id}-{i}"
+        state.mkdir()
+        log = (tmp / f"{app_id}-{i}.log").open("wb")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env={**env, "RW_STATE_DIR": str(state), "RW_WEB_PORT": str(26066 + i)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    watcher = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=app_id, enable_auto_commit=False
+    )
+    tps = [
+        TopicPartition(t, p)
+        for t in (settings.traffic_topic, settings.reachability_topic)
+        for p in range(settings.partitions)
+    ]
+    first: tuple[float, int] | None = None
+    try:
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            offsets = admin.list_consumer_group_offsets(app_id)
+            done = sum(
+                m.offset
+                for tp, m in offsets.items()
+                if tp.topic in (settings.traffic_topic, settings.reachability_topic)
+                and m.offset > 0
+            )
+            now = time.perf_counter()
+            if done and first is None:
+                first = (now, done)
+            if done >= total:
+                assert first is not None
+                return (done - first[1]) / (now - first[0])
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"worker exited with {p.returncode}")
+        raise TimeoutError("workers did not catch up in 30 min")
+    finally:
+        watcher.close()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--scenarios",
+        default="pk-2023-12-17,ir-national-shutdown,ke-small-asn-outage,tr-dns-and-sni-blocks",
+    )
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    names = args.scenarios.split(",")
+    with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        data = tmp / "kafka"
+        broker("up", data)
+        try:
+            tag = uuid.uuid4().hex[:6]
+            settings = WorkerSettings(
+                bootstrap_servers=f"127.0.0.1:{PORT}",
+                traffic_topic=f"b{tag}.traffic",
+                reachability_topic=f"b{tag}.reachability",
+                events_topic=f"b{tag}.events",
+                deadletter_topic=f"b{tag}.deadletter",
+                partitions=4,
+            )
+            total = load(settings, names)
+            assert sum(end_offsets(settings).values()) == total
+            ceiling = asyncio.run(bare_consumer(settings, total))
+            one = run_workers(settings, 1, total, tmp)
+            two = run_workers(settings, 2, total, tmp)
+        finally:
+            broker("down", data)
+    countries = len(names)
+    text = "\n".join(
+        [
+            "### Worker throughput through a real broker",
+            "",
+            f"`python -m bench.worker_perf --scenarios {args.scenarios} --write`: {total:,} records of "
+            f"{countries} countries on 4 partitions, a private single-node broker on loopback, one run.",
+            "",
+            "| what | records/s | ratio |",
+            "|---|---|---|",
+            f"| bare aiokafka consumer loop (ceiling) | {ceiling:,.0f} | 1.00 |",
+            f"| 1 worker process | {one:,.0f} | {one / ceiling:.2f} of the ceiling |",
+            f"| 2 worker processes | {two:,.0f} | {two / one:.2f} x one worker |",
+            "",
+            "Targets: one worker ≥ 50 % of the ceiling; two workers ≥ 1.7 x one.",
+        ]
+    )
+    print(text)
+    if args.write:
+        replace_section("worker-perf", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
