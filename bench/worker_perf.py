@@ -141,13 +141,7 @@ def run_workers(settings: WorkerSettings, count: int, total: int, tmp: Path) -> 
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             time.sleep(0.5)
-            offsets = admin.list_consumer_group_offsets(app_id)
-            done = sum(
-                m.offset
-                for tp, m in offsets.items()
-                if tp.topic in (settings.traffic_topic, settings.reachability_topic)
-                and m.offset > 0
-            )
+            done = sum(watcher.committed(tp) or 0 for tp in tps)
             now = time.perf_counter()
             if done and first is None:
                 first = (now, done)
