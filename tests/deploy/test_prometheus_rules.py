@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.deploy.promql import (
@@ -28,10 +29,11 @@ def promtool(*args: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProc
     )
 
 
-def test_config_is_valid_and_loads_every_rule_file() -> None:
-    result = promtool("check", "config", "prometheus.yml")
+@pytest.mark.parametrize("name", sorted(p.name for p in PROMETHEUS_DIR.glob("prometheus*.yml")))
+def test_config_is_valid_and_loads_every_rule_file(name: str) -> None:
+    result = promtool("check", "config", name)
     assert result.returncode == 0, result.stdout + result.stderr
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config = yaml.safe_load((PROMETHEUS_DIR / name).read_text())
     loaded = {(PROMETHEUS_DIR / f).resolve() for f in config["rule_files"]}
     assert loaded == {p.resolve() for p in rule_files()}
     assert [job["job_name"] for job in config["scrape_configs"]] == ["restrictwatch"]
