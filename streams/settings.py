@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detectors.exceptions import ConfigError
@@ -108,7 +108,19 @@ class WorkerSettings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> WorkerSettings:
+    """The settings from the environment (and `overrides`); ConfigError names each bad field.
+
+    The message leaves the offending values out: pydantic's own would print a password.
+    """
     try:
         return WorkerSettings(**overrides)
-    except ValueError as exc:
-        raise ConfigError(f"invalid worker settings: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            _problem(e["loc"], e["msg"]) for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(f"invalid worker settings: {problems}") from None
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    return f"RW_{'_'.join(map(str, loc)).upper()}: {msg}" if loc else msg
