@@ -7,10 +7,12 @@ import logging
 import signal
 import ssl
 import time
+import weakref
 from typing import Any
 
 import faust
 import orjson
+from faust.streams import _current_event
 from faust.types import TP
 
 from detectors.config import Config, load_config
@@ -106,6 +108,25 @@ def create_app(
     app.rw_handler = handler  # type: ignore[attr-defined]
     app.rw_observer = observer  # type: ignore[attr-defined]
 
+    last_event: dict[int, Any] = {}
+
+    def write_state(country: str, data: bytes) -> None:
+        """Write a checkpoint as if inside the stream of the country's own partition.
+
+        Faust's stores file a key under the partition of the *current event* (the rocksdb store
+        asserts there is one), but checkpoints are also written from the timer and for countries
+        other than the current record's. So the write runs with the newest event of the
+        country's partition as the current event. (`_current_event` is Faust's own context
+        variable; faust-streaming is pinned.)
+        """
+        event = last_event.get(handler.partition_of.get(country, -1))
+        token = _current_event.set(weakref.ref(event)) if event is not None else None
+        try:
+            table[country.encode()] = data
+        finally:
+            if token is not None:
+                _current_event.reset(token)
+
     async def publish(out: Output) -> None:
         for event in out.events:
             await events_topic.send(key=event["event_id"].encode(), value=orjson.dumps(event))
@@ -118,7 +139,7 @@ def create_app(
             )
             observer.dead_lettered(inbound.topic, rejection.error_type)
         for country, data in out.checkpoints.items():
-            table[country.encode()] = data
+            write_state(country, data)
         observer.checkpointed(len(out.checkpoints), sum(map(len, out.checkpoints.values())))
         for token in out.acks:
             if token is not None:
@@ -131,6 +152,7 @@ def create_app(
         async for event in stream.noack().events():  # acked by hand, after the checkpoint
             started = time.perf_counter()
             message = event.message
+            last_event[message.partition] = event
             inbound = Inbound(
                 message.topic, message.partition, message.offset, event.key, event.value, event
             )
