@@ -130,3 +130,23 @@ def test_errors_name_the_environment_variable() -> None:
 def test_unknown_constructor_arguments_are_errors() -> None:
     with pytest.raises(ConfigError, match="RW_PARTITION: Extra inputs are not permitted"):
         load_settings(partition=3)
+
+
+def test_security_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What an operator sets: SASL over plaintext refused until RW_ALLOW_INSECURE_SASL=true,
+    the password read from RW_SASL_PASSWORD_FILE and masked in what is logged."""
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    monkeypatch.setenv("RW_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("RW_SASL_USERNAME", "rw")
+    monkeypatch.setenv("RW_SASL_PASSWORD_FILE", str(secret))
+    with pytest.raises(ConfigError, match="RW_ALLOW_INSECURE_SASL=true") as refused:
+        load_settings()
+    assert PASSWORD not in str(refused.value)
+    monkeypatch.setenv("RW_ALLOW_INSECURE_SASL", "true")
+    s = load_settings()
+    assert s.kafka_kwargs()["sasl_plain_password"] == PASSWORD
+    assert s.masked()["sasl_password_file"] == str(secret)
+    assert PASSWORD not in str(s.masked()) and PASSWORD not in repr(s)
