@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?", help="config file (default: the packaged one)")
     p.set_defaults(func=cmd_config)
 
+    import streams.quality  # noqa: F401  (registers evaluate and backtest)
+
     for register in EXTRA_COMMANDS:
         register(sub)
     return parser
