@@ -23,6 +23,8 @@ from streams.settings import WorkerSettings
 
 log = logging.getLogger("restrictwatch.worker")
 STATE_TABLE = "rw-country-state"
+# A country's compressed state is ~300 bytes per series; let a large country exceed 1 MB.
+MAX_STATE_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def _credentials(settings: WorkerSettings) -> Any:
@@ -60,8 +62,14 @@ def create_app(
         processing_guarantee="at_least_once",
         broker_commit_interval=settings.commit_interval_seconds,
         consumer_auto_offset_reset="earliest",
-        web_enabled=False,
         producer_acks=-1,
+        producer_max_request_size=MAX_STATE_MESSAGE_BYTES,
+        # Records wait for their checkpoint before they are acknowledged: a rebalance or a stop
+        # must not wait for those acks (it would wait for ever); they are simply read again.
+        stream_wait_empty=False,
+        web_enabled=settings.web_enabled,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
     )
     raw: dict[str, Any] = {
         "key_type": bytes,
@@ -74,15 +82,15 @@ def create_app(
     )
     events_topic = app.topic(settings.events_topic, **raw)
     dead_topic = app.topic(settings.deadletter_topic, **raw)
-    # use_partitioner: the key (the country) picks the partition, the same murmur2 choice the
-    # producers make for the input topics, so a country's state lives beside its records.
+    # Co-partitioned with the inputs: a country's state goes to the partition its records come
+    # on (the current event's), whatever partitioner the producers used.
     table = app.Table(
         STATE_TABLE,
         default=None,
         partitions=settings.partitions,
-        use_partitioner=True,
         key_type=bytes,  # bytes types make Faust use the raw codec for the store and changelog
         value_type=bytes,
+        extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES)},
     )
 
     def load_state(country: str) -> bytes | None:
@@ -100,6 +108,7 @@ def create_app(
         config,
         (settings.traffic_topic, settings.reachability_topic),
         load_state,
+        policy=settings.checkpoint_policy,
         merge_idle_seconds=settings.merge_idle_seconds,
         checkpoint_every_records=settings.checkpoint_every_records,
         checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
@@ -107,40 +116,44 @@ def create_app(
     )
     app.rw_handler = handler  # type: ignore[attr-defined]
     app.rw_observer = observer  # type: ignore[attr-defined]
-
-    last_event: dict[int, Any] = {}
+    last_event: dict[int, Any] = {}  # partition -> its newest event
 
     def write_state(country: str, data: bytes) -> None:
         """Write a checkpoint as if inside the stream of the country's own partition.
 
-        Faust's stores file a key under the partition of the *current event* (the rocksdb store
-        asserts there is one), but checkpoints are also written from the timer and for countries
-        other than the current record's. So the write runs with the newest event of the
+        Faust files a table key under the partition of the *current event* (the rocksdb store
+        asserts there is one, and so does the changelog without a partitioner). In the agent
+        that is the country's partition already; the timer runs with the newest event of the
         country's partition as the current event. (`_current_event` is Faust's own context
         variable; faust-streaming is pinned.)
         """
         event = last_event.get(handler.partition_of.get(country, -1))
-        token = _current_event.set(weakref.ref(event)) if event is not None else None
+        if event is None:
+            return  # revoked meanwhile: the new owner reads the records again
+        token = _current_event.set(weakref.ref(event))
         try:
             table[country.encode()] = data
         finally:
-            if token is not None:
-                _current_event.reset(token)
+            _current_event.reset(token)
 
-    async def publish(out: Output) -> None:
+    def publish(out: Output) -> None:
+        # send_soon queues in call order on the producer buffer, which Faust flushes before it
+        # commits: an incident's messages keep their order, and no offset is committed before
+        # what came of it has been sent.
         for event in out.events:
-            await events_topic.send(key=event["event_id"].encode(), value=orjson.dumps(event))
+            events_topic.send_soon(key=event["event_id"].encode(), value=orjson.dumps(event))
             observer.event_emitted(event)
         for inbound, rejection in out.dead:
-            await dead_topic.send(
+            dead_topic.send_soon(
                 key=inbound.key,
                 value=inbound.value,
                 headers=deadletter_headers(inbound, rejection),
             )
             observer.dead_lettered(inbound.topic, rejection.error_type)
-        for country, data in out.checkpoints.items():
-            write_state(country, data)
-        observer.checkpointed(len(out.checkpoints), sum(map(len, out.checkpoints.values())))
+        if out.checkpoints:
+            for country, data in out.checkpoints.items():
+                write_state(country, data)
+            observer.checkpointed(len(out.checkpoints), sum(map(len, out.checkpoints.values())))
         for token in out.acks:
             if token is not None:
                 token.ack()
@@ -153,20 +166,23 @@ def create_app(
             started = time.perf_counter()
             message = event.message
             last_event[message.partition] = event
+            observer.consumed(message.topic)
             inbound = Inbound(
                 message.topic, message.partition, message.offset, event.key, event.value, event
             )
-            observer.consumed(message.topic)
-            await publish(handler.receive(inbound, time.time()))
+            publish(handler.receive(inbound, time.time()))
             observer.duration(message.topic, time.perf_counter() - started)
 
     @app.timer(0.2)  # type: ignore[untyped-decorator]
     async def tick() -> None:
-        await publish(handler.tick(time.time()))
+        publish(handler.tick(time.time()))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app_: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        handler.revoke({tp.partition for tp in revoked if tp.topic in handler.topics})
+        partitions = {tp.partition for tp in revoked if tp.topic in handler.topics}
+        handler.revoke(partitions)
+        for p in partitions:
+            last_event.pop(p, None)
 
     @app.task  # type: ignore[untyped-decorator]
     async def install_reload() -> None:

@@ -43,6 +43,7 @@ class WorkerSettings(BaseSettings):
     )
     state_dir: Path = Path("state")
     store: str = Field(default="rocksdb://", pattern=r"^(rocksdb|memory)://$")
+    web_enabled: bool = Field(default=False, description="serve Faust's own web views")
     web_port: int = Field(default=6066, ge=1, le=65535)
     web_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 disables /metrics")
@@ -56,6 +57,11 @@ class WorkerSettings(BaseSettings):
     )
     metrics_watch_limit: int = Field(
         default=200, ge=0, le=10000, description="cap on watched series"
+    )
+    checkpoint_policy: Literal["bin", "record", "interval"] = Field(
+        default="bin",
+        description="write a partition's state after every evaluated bin, after every record, or"
+        " only every N records and on the timer",
     )
     checkpoint_every_records: int = Field(default=5000, ge=1)
     checkpoint_interval_seconds: float = Field(default=1.0, gt=0)

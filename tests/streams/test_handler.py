@@ -1,0 +1,476 @@
+"""The worker's record handler, record by record, against a small in-memory model of Kafka.
+
+The model keeps each topic-partition as a list, acknowledgements as Faust counts them (the
+committed offset is the end of the acknowledged prefix) and the state table as a dict, and
+fetches the two input topics in uneven batches, as a real consumer may.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+
+from detectors.config import Config, load_config, parse_config
+from detectors.records import Rejection
+from streams.handler import (
+    BACKLOG_WAIT_SECONDS,
+    Checkpoint,
+    CheckpointPolicy,
+    Inbound,
+    Output,
+    RecordHandler,
+    StateError,
+)
+from streams.kafka_io import _route
+from streams.replay import replay
+from streams.settings import WorkerSettings
+from tests.catalogue import stateless
+from tests.conftest import START, diurnal, reach, traffic
+
+DAY = 86400
+SETTINGS = WorkerSettings()
+TOPICS = (SETTINGS.traffic_topic, SETTINGS.reachability_topic)
+TRAFFIC, REACH = TOPICS
+TP = tuple[str, int]
+
+
+def incident_lines(country: str = "PK", days: float = 9, block_day: float = 8) -> list[bytes]:
+    """Total and platform traffic plus probes of one country; platform x blocked for 6 h."""
+    block = (START + block_day * DAY, START + (block_day + 0.25) * DAY)
+    out: list[bytes] = []
+    t = START
+    while t < START + days * DAY:
+        blocked = block[0] <= t < block[1]
+        out.append(traffic(t, diurnal(t, 100_000), country=country))
+        out.append(
+            traffic(t, diurnal(t, 5_000) * (0.1 if blocked else 1.0), platform="x", country=country)
+        )
+        out.append(reach(t, 40, 3 if blocked else 39, platform="x", country=country))
+        t += 300
+    return out
+
+
+@dataclass(eq=False)
+class Token:
+    broker: Broker
+    tp: TP
+    offset: int
+
+    def ack(self) -> None:
+        self.broker.acked[self.tp].add(self.offset)
+
+
+@dataclass
+class Broker:
+    """Input topics as lists, Faust's acknowledgement bookkeeping, and the state table."""
+
+    partitions: int = 1
+    logs: dict[TP, list[tuple[bytes | None, bytes]]] = field(default_factory=dict)
+    acked: dict[TP, set[int]] = field(default_factory=dict)
+    committed: dict[TP, int] = field(default_factory=dict)
+    table: dict[str, bytes] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[tuple[Inbound, Rejection]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for topic in TOPICS:
+            for p in range(self.partitions):
+                self.logs[(topic, p)] = []
+                self.acked[(topic, p)] = set()
+                self.committed[(topic, p)] = 0
+
+    def partition_for(self, key: bytes | None) -> int:
+        return 0 if key is None else zlib.crc32(key) % self.partitions
+
+    def produce(self, lines: list[bytes]) -> None:
+        for raw in lines:
+            topic, key, _ = _route(SETTINGS, raw)
+            self.logs[(topic, self.partition_for(key))].append((key, raw))
+
+    def commit(self) -> None:
+        """What Faust commits: the end of each partition's acknowledged prefix."""
+        for tp, done in self.acked.items():
+            n = self.committed[tp]
+            while n in done:
+                n += 1
+            self.committed[tp] = n
+
+    def publish(self, out: Output) -> None:
+        self.events += out.events
+        self.dead += out.dead
+        self.table.update(out.checkpoints)
+        for token in out.acks:
+            token.ack()
+
+    def backlog(self, topic: str, partition: int, last: int) -> bool:
+        return last + 1 < len(self.logs[(topic, partition)])
+
+
+@dataclass
+class Consumer:
+    """Fetches from the committed offsets in uneven batches, one partition's topics at a time."""
+
+    broker: Broker
+    handler: RecordHandler
+    batch: dict[str, int] = field(default_factory=lambda: {TRAFFIC: 97, REACH: 613})
+    clock: float = field(default_factory=time.time)
+    position: dict[TP, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = dict(self.broker.committed)
+
+    def run(self, limit: int | None = None) -> int:
+        """Deliver up to `limit` records (all by default); returns how many were delivered."""
+        delivered = 0
+        while limit is None or delivered < limit:
+            progressed = False
+            for (topic, p), log in self.broker.logs.items():
+                start = self.position[(topic, p)]
+                end = min(len(log), start + self.batch[topic])
+                for offset in range(start, end):
+                    if limit is not None and delivered >= limit:
+                        return delivered
+                    key, value = log[offset]
+                    self.clock += 0.0005
+                    inbound = Inbound(
+                        topic, p, offset, key, value, Token(self.broker, (topic, p), offset)
+                    )
+                    self.broker.publish(self.handler.receive(inbound, self.clock))
+                    self.position[(topic, p)] = offset + 1
+                    delivered += 1
+                    progressed = True
+            if not progressed:
+                break
+        return delivered
+
+    def idle(self, seconds: float = 60.0) -> None:
+        """Time passes with nothing new: the timer releases what waited and checkpoints."""
+        self.clock += seconds
+        self.broker.publish(self.handler.tick(self.clock))
+
+
+def new_handler(
+    broker: Broker, config: Config | None = None, policy: CheckpointPolicy = "bin", **kw: Any
+) -> RecordHandler:
+    kw.setdefault("backlog", broker.backlog)
+    return RecordHandler(config or load_config(), TOPICS, broker.table.get, policy=policy, **kw)
+
+
+def identity(events: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    return [(e["event_id"], e["seq"], e["status"]) for e in events]
+
+
+def deduped(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One message per (event_id, seq); every copy must be byte-identical."""
+    seen: dict[tuple[str, int], bytes] = {}
+    out = []
+    for e in events:
+        key = (e["event_id"], e["seq"])
+        body = orjson.dumps(e)
+        if key in seen:
+            assert seen[key] == body, f"{key} re-emitted with different content"
+            continue
+        seen[key] = body
+        out.append(e)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[bytes]:
+    return incident_lines()
+
+
+@pytest.fixture(scope="module")
+def expected(lines: list[bytes]) -> list[dict[str, Any]]:
+    events = replay(lines, load_config()).events
+    assert [e["status"] for e in events] == ["open", "resolved"]
+    return events
+
+
+# -- same results as replay -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [{TRAFFIC: 97, REACH: 613}, {TRAFFIC: 5000, REACH: 1}])
+def test_events_equal_replay_whatever_the_fetch_order(
+    lines: list[bytes], expected: list[dict[str, Any]], batch: dict[str, int]
+) -> None:
+    broker = Broker()
+    broker.produce(lines)
+    consumer = Consumer(broker, new_handler(broker), batch)
+    consumer.run()
+    consumer.idle()
+    assert broker.events == expected  # whole messages, evidence and all
+    assert broker.dead == []
+
+
+def test_bad_records_are_dead_lettered_with_their_reason_and_change_nothing(
+    lines: list[bytes], expected: list[dict[str, Any]]
+) -> None:
+    bad = stateless(START + DAY)
+    mixed = list(lines)
+    for i, entry in enumerate(bad):
+        mixed.insert(100 + 150 * i, entry.raw)
+    broker = Broker()
+    broker.produce(mixed)
+    consumer = Consumer(broker, new_handler(broker))
+    consumer.run()
+    consumer.idle()
+    assert broker.events == expected
+    got = sorted((inbound.value, r.error_type) for inbound, r in broker.dead)
+    assert got == sorted((entry.raw, entry.error_type) for entry in bad)
+    assert all(r.reason and r.stage in ("decode", "validate", "bin") for _, r in broker.dead)
+
+
+def test_every_record_is_acknowledged_once_the_stream_has_gone_quiet(lines: list[bytes]) -> None:
+    broker = Broker()
+    broker.produce(lines)
+    consumer = Consumer(broker, new_handler(broker))
+    consumer.run()
+    consumer.idle()
+    broker.commit()
+    assert broker.committed == {tp: len(log) for tp, log in broker.logs.items()}
+
+
+# -- checkpoints and acknowledgements ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["bin", "record", "interval"])
+def test_a_record_is_acknowledged_only_once_a_checkpoint_holds_it(
+    lines: list[bytes], policy: CheckpointPolicy
+) -> None:
+    broker = Broker()
+    broker.produce(lines[:3000])
+    handler = new_handler(broker, policy=policy, checkpoint_every_records=700)
+    consumer = Consumer(broker, handler)
+    for _ in range(30):
+        consumer.run(limit=100)
+        for tp, done in broker.acked.items():
+            if not done:
+                continue
+            saved = Checkpoint.decode(broker.table["PK"]).offsets
+            assert saved.get(tp, -1) >= max(done), (policy, tp)
+
+
+def test_per_record_policy_checkpoints_after_every_record_and_per_bin_once_per_bin(
+    lines: list[bytes],
+) -> None:
+    counts = {}
+    for policy in ("record", "bin", "interval"):
+        broker = Broker()
+        broker.produce(lines[:3000])
+        handler = new_handler(broker, policy=policy)
+        consumer = Consumer(broker, handler, {TRAFFIC: 2, REACH: 1})
+        consumer.run()
+        counts[policy] = handler.stats.checkpoints
+    # a record that waits in the merge is checkpointed with the one that releases it
+    assert counts["record"] >= 1900
+    assert 900 <= counts["bin"] <= 1100  # 1000 five-minute bins
+    assert counts["interval"] < 10  # every 5000 records or each second of wall time
+
+
+# -- crash and restart ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "changelog", "crash_at"),  # crash in warm-up, just before or inside the incident
+    [
+        ("bin", "latest", 2000),
+        ("bin", "at_commit", 2000),
+        ("bin", "latest", 7040),
+        ("bin", "at_commit", 7300),
+        ("record", "latest", 7300),
+        ("record", "at_commit", 7040),
+        ("interval", "latest", 7300),
+        ("interval", "at_commit", 7040),
+    ],
+)
+def test_a_crashed_worker_resumes_without_losing_or_duplicating_events(
+    lines: list[bytes],
+    expected: list[dict[str, Any]],
+    policy: CheckpointPolicy,
+    changelog: str,
+    crash_at: int,
+) -> None:
+    broker = Broker()
+    broker.produce(lines)
+    first = Consumer(broker, new_handler(broker, policy=policy, checkpoint_every_records=500))
+    table_at_commit: dict[str, bytes] = {}
+    delivered = 0
+    while delivered < crash_at:
+        delivered += first.run(limit=min(250, crash_at - delivered))
+        broker.commit()  # Faust flushes the changelog before it commits
+        table_at_commit = dict(broker.table)
+    first.run(limit=137)  # processed, maybe checkpointed, never committed: then kill -9
+    emitted_before = list(broker.events)
+    if changelog == "at_commit":
+        broker.table = table_at_commit  # later checkpoints never reached the changelog
+    for tp in broker.acked:
+        broker.acked[tp] = set(range(broker.committed[tp]))
+
+    second = Consumer(broker, new_handler(broker, policy=policy, checkpoint_every_records=500))
+    second.run()
+    second.idle()
+
+    assert broker.events[: len(emitted_before)] == emitted_before
+    assert deduped(broker.events) == expected
+    broker.commit()
+    assert broker.committed == {tp: len(log) for tp, log in broker.logs.items()}
+
+
+def test_a_restored_country_is_not_learned_again(lines: list[bytes]) -> None:
+    broker = Broker()
+    broker.produce(lines[:4000])
+    first = Consumer(broker, new_handler(broker))
+    first.run()
+    first.idle()
+    broker.commit()
+    series_before = first.handler.pipeline.monitors["PK"].series.keys()
+    second = new_handler(broker)
+    broker.produce(lines[4000:4003])
+    consumer = Consumer(broker, second)
+    consumer.run()
+    monitor = second.pipeline.monitors["PK"]
+    assert second.stats.restored == 1
+    assert monitor.series.keys() == series_before
+    assert second.pipeline.frontier >= orjson.loads(lines[3999])["ts"]
+
+
+# -- partitions -------------------------------------------------------------------------------
+
+
+def test_revoked_partitions_are_forgotten_and_reloaded_from_the_table() -> None:
+    broker = Broker(partitions=2)
+    pk, ru = incident_lines("PK", days=2), incident_lines("RU", days=2)
+    assert broker.partition_for(b"PK") != broker.partition_for(b"RU")
+    broker.produce(pk[:1000] + ru[:1000])
+    handler = new_handler(broker)
+    consumer = Consumer(broker, handler)
+    consumer.run()
+    consumer.idle()
+    broker.commit()
+    pk_partition = broker.partition_for(b"PK")
+
+    handler.revoke({pk_partition})
+    assert set(handler.pipeline.monitors) == {"RU"}
+    assert pk_partition not in handler.partitions
+    broker.produce(pk[1000:1003])
+    Consumer(broker, handler).run()
+    assert set(handler.pipeline.monitors) == {"RU", "PK"}
+    assert handler.stats.restored == 1
+
+
+def test_a_country_arriving_on_a_second_partition_is_refused() -> None:
+    handler = new_handler(Broker())
+    now = time.time()
+    record = traffic(START, 1000.0)
+    out = handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", record), now)
+    assert out.dead == []
+    out = handler.receive(Inbound(TRAFFIC, 1, 0, b"PK", traffic(START + 300, 1000.0)), now)
+    assert [r.error_type for _, r in out.dead] == ["wrong_key"]
+    assert "partition 0" in out.dead[0][1].reason
+
+
+@pytest.mark.parametrize("key", [None, b"IR", b"pk"])
+def test_a_record_keyed_other_than_by_its_country_is_refused(key: bytes | None) -> None:
+    handler = new_handler(Broker())
+    out = handler.receive(Inbound(TRAFFIC, 0, 7, key, traffic(START, 1000.0)), time.time())
+    assert [(r.error_type, r.stage) for _, r in out.dead] == [("wrong_key", "validate")]
+    assert out.dead[0][0].offset == 7
+
+
+# -- the merge --------------------------------------------------------------------------------
+
+
+def records(topic: str, lines: list[bytes], first_offset: int = 0) -> Iterator[Inbound]:
+    for i, raw in enumerate(lines):
+        yield Inbound(topic, 0, first_offset + i, b"PK", raw)
+
+
+def test_the_merge_waits_for_the_other_topic_then_goes_on_alone() -> None:
+    handler = new_handler(Broker(), merge_idle_seconds=1.0)
+    now = time.time()
+    for inbound in records(TRAFFIC, [traffic(START + 300 * i, 1000.0) for i in range(3)]):
+        handler.receive(inbound, now)
+    assert len(handler.partitions[0].queues[TRAFFIC]) == 3  # probes may still come earlier
+    handler.tick(now + 0.5)
+    assert len(handler.partitions[0].queues[TRAFFIC]) == 3
+    handler.tick(now + 1.5)
+    assert not handler.partitions[0].queues[TRAFFIC]
+    assert handler.pipeline.accepted == 3
+
+
+def test_the_merge_orders_the_two_topics_by_event_time() -> None:
+    seen: list[float] = []
+    handler = new_handler(Broker())
+    process = handler.pipeline.process_sample
+
+    def spy(sample: Any, now: float | None = None) -> Any:
+        seen.append(sample.ts)
+        return process(sample, now)
+
+    handler.pipeline.process_sample = spy  # type: ignore[method-assign]
+    now = time.time()
+    for inbound in records(TRAFFIC, [traffic(START + 600 * i, 1.0) for i in range(5)]):
+        handler.receive(inbound, now)
+    for inbound in records(REACH, [reach(START + 600 * i + 300, 40, 39) for i in range(5)]):
+        handler.receive(inbound, now)
+    handler.tick(now + 5)
+    assert seen == sorted(seen) and len(seen) == 10
+
+
+def test_a_topic_with_a_backlog_holds_the_merge_until_its_records_come() -> None:
+    backlog = {REACH: True}
+    handler = new_handler(
+        Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last: backlog.get(t, False)
+    )
+    now = time.time()
+    for inbound in records(TRAFFIC, [traffic(START + 300 * i, 1.0) for i in range(3)]):
+        handler.receive(inbound, now)
+    handler.tick(now + 5)
+    assert len(handler.partitions[0].queues[TRAFFIC]) == 3  # reachability is still on its way
+    handler.tick(now + BACKLOG_WAIT_SECONDS + 1)
+    assert not handler.partitions[0].queues[TRAFFIC]  # a backlog that never comes stops holding
+
+
+def test_a_far_future_record_is_rejected_before_it_can_block_the_merge() -> None:
+    handler = new_handler(Broker())
+    now = time.time()
+    out = handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(now + 3 * DAY, 1.0)), now)
+    assert [r.error_type for _, r in out.dead] == ["future"]
+    assert not handler.partitions[0].queues[TRAFFIC]
+
+
+# -- config and state -------------------------------------------------------------------------
+
+
+def test_reconfigure_keeps_state_and_new_events_carry_the_new_config_version(
+    lines: list[bytes], expected: list[dict[str, Any]]
+) -> None:
+    broker = Broker()
+    broker.produce(lines)
+    handler = new_handler(broker)
+    consumer = Consumer(broker, handler)
+    consumer.run(limit=7000)  # warmed up, before the incident
+    series = len(handler.pipeline.monitors["PK"].series)
+    renamed = parse_config({"version": "reloaded-2"})
+    handler.reconfigure(renamed)
+    consumer.run()
+    consumer.idle()
+    assert len(handler.pipeline.monitors["PK"].series) == series
+    assert identity(broker.events) == identity(expected)  # nothing re-learned or re-opened
+    assert {e["config_version"] for e in broker.events} == {renamed.fingerprint}
+
+
+def test_checkpoints_round_trip_and_garbage_is_refused() -> None:
+    cp = Checkpoint({(TRAFFIC, 0): 41, (REACH, 0): 7}, b"monitor-bytes")
+    assert Checkpoint.decode(cp.encode()) == cp
+    with pytest.raises(StateError, match="not a restrictwatch checkpoint"):
+        Checkpoint.decode(b'{"json": "from an older worker"}')
+    with pytest.raises(StateError, match="unreadable"):
+        Checkpoint.decode(cp.encode()[:-5])
