@@ -217,7 +217,11 @@ def _classify_platform(
         v for a in sorted(hit_asns) for v in per_asn[a] if failing(v)
     ]
 
-    if block or country_reach_hit or (hit_asns and not ok_asns):
+    # A moderate drop of the platform's traffic with probes failing on at least half the networks
+    # is partial blocking (a share of connections or of ISPs), not throttling, which lets probes
+    # through; one network's probes failing in one bin during a slowdown is noise.
+    partial = bool(throttle) and len(hit_asns) * 2 >= len(per_asn) > 0
+    if block or country_reach_hit or (hit_asns and not ok_asns) or partial:
         out[country_unit] = Observation(True, RESTRICTION, block + throttle + reach_evidence)
     elif hit_asns:
         for a in hit_asns:
