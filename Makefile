@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf clean
+.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-soak bench-worker clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,12 @@ bench-perf: venv
 
 bench-quality: venv
 	$(BIN)/python -m bench.quality --write
+
+bench-soak: venv
+	$(BIN)/python -m bench.soak --write
+
+bench-worker: venv
+	$(BIN)/python -m bench.worker_perf --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
