@@ -229,6 +229,12 @@ def confusion_table(q: Quality) -> str:
     )
 
 
+def scope_text(event: dict[str, Any]) -> str:
+    """'throttling KE AS37061 whatsapp': kind, country, networks (or none: country-wide), platforms."""
+    parts = [event["kind"], event["country"], *(f"AS{a}" for a in event["asns"])]
+    return " ".join([*parts, *event["platforms"]])
+
+
 def quality_report(columns: Sequence[tuple[str, Quality]]) -> str:
     """Metrics side by side, then each column's confusion matrix, misses and false events."""
     out = [
@@ -246,8 +252,7 @@ def quality_report(columns: Sequence[tuple[str, Quality]]) -> str:
             out.append(f"  missed: {m['kind']} {m['country']} {m['start']} {m['label']}")
         for f in q.false:
             where = f" (during benign: {f['benign']})" if f["benign"] else ""
-            scope = ",".join(map(str, f["asns"] or f["platforms"])) or "country-wide"
-            out.append(f"  false: {f['kind']} {f['country']} {f['started_at']} {scope}{where}")
+            out.append(f"  false: {scope_text(f)} {f['started_at']}{where}")
     return "\n".join(out)
 
 
