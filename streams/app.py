@@ -61,6 +61,8 @@ def create_app(
         topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",
         broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=MAX_STATE_MESSAGE_BYTES,
@@ -151,9 +153,9 @@ def create_app(
             )
             observer.dead_lettered(inbound.topic, rejection.error_type)
         if out.checkpoints:
-            for country, data in out.checkpoints.items():
+            for country, data in out.checkpoints:
                 write_state(country, data)
-            observer.checkpointed(len(out.checkpoints), sum(map(len, out.checkpoints.values())))
+            observer.checkpointed(len(out.checkpoints), sum(len(d) for _, d in out.checkpoints))
         for token in out.acks:
             if token is not None:
                 token.ack()

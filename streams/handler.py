@@ -72,7 +72,7 @@ class Output:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     dead: list[tuple[Inbound, Rejection]] = field(default_factory=list)
-    checkpoints: dict[str, bytes] = field(default_factory=dict)  # country -> encoded state
+    checkpoints: list[tuple[str, bytes]] = field(default_factory=list)  # (country, state)
     acks: list[Any] = field(default_factory=list)
     processed: list[tuple[Inbound, float]] = field(default_factory=list)  # (record, event ts)
 
@@ -286,6 +286,8 @@ class RecordHandler:
             if not part.queues[topic]:
                 part.empty_since[topic] = now
             self._process(inbound, sample, part, now, out)
+            if self.policy == "record":
+                self._checkpoint(part, now, out)
 
     def _may_bring_more(self, topic: str, partition: int, part: PartitionState, now: float) -> bool:
         """Whether the empty queue of `topic` should still hold the others back."""
@@ -351,7 +353,7 @@ class RecordHandler:
         if not (part.unacked or part.dirty):
             return False
         if self.policy == "record" or part.since_checkpoint >= self.checkpoint_every:
-            return True
+            return True  # "record": acks of records that went no further than the merge
         if self.policy == "bin" and part.bin_evaluated:
             return True
         return now - part.last_checkpoint >= self.checkpoint_interval
@@ -363,7 +365,7 @@ class RecordHandler:
             if monitor is None:
                 continue  # only rejections so far: nothing learned, nothing to keep
             data = Checkpoint(dict(self.offsets[country]), monitor.to_bytes()).encode()
-            out.checkpoints[country] = data
+            out.checkpoints.append((country, data))
             self.stats.checkpoint_bytes += len(data)
         self.stats.checkpoints += 1
         out.acks += part.unacked

@@ -71,6 +71,13 @@ class WorkerSettings(BaseSettings):
         description="wait this long for the other input topic before going on alone",
     )
     commit_interval_seconds: float = Field(default=1.0, gt=0)
+    session_timeout_seconds: float = Field(
+        default=60.0,
+        ge=6,
+        le=1800,
+        description="a worker silent this long leaves the group; a killed worker's partitions wait"
+        " this long before anyone else takes them",
+    )
 
     @model_validator(mode="after")
     def _safe_security(self) -> WorkerSettings:

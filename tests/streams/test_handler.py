@@ -104,7 +104,7 @@ class Broker:
     def publish(self, out: Output) -> None:
         self.events += out.events
         self.dead += out.dead
-        self.table.update(out.checkpoints)
+        self.table.update(dict(out.checkpoints))
         for token in out.acks:
             token.ack()
 
@@ -268,8 +268,7 @@ def test_per_record_policy_checkpoints_after_every_record_and_per_bin_once_per_b
         consumer = Consumer(broker, handler, {TRAFFIC: 2, REACH: 1})
         consumer.run()
         counts[policy] = handler.stats.checkpoints
-    # a record that waits in the merge is checkpointed with the one that releases it
-    assert counts["record"] >= 1900
+    assert counts["record"] >= 2999  # the first record has to wait for the other topic
     assert 900 <= counts["bin"] <= 1100  # 1000 five-minute bins
     assert counts["interval"] < 10  # every 5000 records or each second of wall time
 
