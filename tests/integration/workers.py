@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from detectors.simulation.model import ts_of
 from detectors.simulation.render import render
@@ -129,6 +129,51 @@ class Deployment:
     ) -> list[dict[str, Any]]:
         msgs = self.read("events", lambda ms: until([orjson.loads(m.value) for m in ms]), timeout)
         return [orjson.loads(m.value) for m in msgs]
+
+    def input_partitions(self) -> list[TopicPartition]:
+        s = self.settings()
+        return [
+            TopicPartition(t, p)
+            for t in (s.traffic_topic, s.reachability_topic)
+            for p in range(self.partitions)
+        ]
+
+    def committed(self) -> dict[TopicPartition, int]:
+        """The worker group's committed offset of each input partition (0 if none yet)."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.env["RW_APP_ID"],
+            enable_auto_commit=False,
+        )
+        try:
+            return {tp: consumer.committed(tp) or 0 for tp in self.input_partitions()}
+        finally:
+            consumer.close()
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            ends: dict[TopicPartition, int] = consumer.end_offsets(self.input_partitions())
+            return ends
+        finally:
+            consumer.close()
+
+    def wait_committed(self, records: int | None = None, timeout: float = 120) -> None:
+        """Until the group has committed `records` input records in all (every one by default)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            target = sum(self.end_offsets().values()) if records is None else records
+            done = sum(self.committed().values())
+            if done >= target:
+                return
+            for p in self.procs:
+                if p.poll() not in (None, -9, 0, -15):
+                    raise AssertionError(f"worker died with {p.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{done} of {target} input records committed after {timeout} s;\n{self.log()}"
+                )
+            time.sleep(0.5)
 
     def kill(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
         proc.send_signal(sig)
