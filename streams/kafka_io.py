@@ -6,12 +6,14 @@ import argparse
 import contextlib
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from detectors.exceptions import RestrictwatchError
+from detectors.records import parse_ts
 from streams.settings import WorkerSettings, load_settings
 
 
@@ -20,7 +22,11 @@ class KafkaToolError(RestrictwatchError):
 
 
 def create_topics(settings: WorkerSettings) -> list[str]:
-    """Create the four topics (inputs co-partitioned); existing ones are left as they are."""
+    """Create the four topics (inputs co-partitioned); existing ones are left as they are.
+
+    An existing input topic with another partition count than RW_PARTITIONS is an error: a
+    country's records and its state must share a partition number.
+    """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -37,6 +43,15 @@ def create_topics(settings: WorkerSettings) -> list[str]:
     created = []
     try:
         existing = set(admin.list_topics())
+        inputs = [t for t in (settings.traffic_topic, settings.reachability_topic) if t in existing]
+        for topic in admin.describe_topics(inputs) if inputs else []:
+            count = len(topic["partitions"])
+            if count != settings.partitions:
+                raise KafkaToolError(
+                    f"{topic['name']} has {count} partitions but RW_PARTITIONS is "
+                    f"{settings.partitions}: both input topics and the state table must have "
+                    "the same count"
+                )
         new = [
             NewTopic(name, partitions, settings.replication_factor)
             for name, partitions in wanted.items()
@@ -55,7 +70,8 @@ def produce_file(settings: WorkerSettings, path: str, speedup: float | None = No
     """Send a JSON-lines file into the input topics, keyed by country; returns the count sent.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
-    With `speedup`, records are paced at that multiple of their event-time spacing.
+    With `speedup`, records are paced at that multiple of their event-time spacing. A record the
+    broker did not take is an error, after everything else has been sent.
     """
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
@@ -66,28 +82,54 @@ def produce_file(settings: WorkerSettings, path: str, speedup: float | None = No
         )
     except KafkaError as exc:
         raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+    failures: list[BaseException] = []
     source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
     sent = 0
-    first_ts: float | None = None
-    started = time.monotonic()
+    pacer = Pacer(speedup)
     with source:
         for line in source:
             raw = line[:-1] if line.endswith(b"\n") else line
             topic, key, ts = _route(settings, raw)
-            if speedup and ts is not None:
-                if first_ts is None:
-                    first_ts = ts
-                delay = (ts - first_ts) / speedup - (time.monotonic() - started)
-                if delay > 0:
-                    time.sleep(delay)
-            producer.send(topic, key=key, value=raw)
+            pacer.wait_for(ts)
+            try:
+                producer.send(topic, key=key, value=raw).add_errback(failures.append)
+            except KafkaError as exc:  # refused before sending, e.g. larger than a request
+                failures.append(exc)
             sent += 1
     producer.flush()
     producer.close()
+    if failures:
+        raise KafkaToolError(
+            f"{len(failures)} of {sent} records were not sent, the first because: {failures[0]}"
+        )
     return sent
 
 
+class Pacer:
+    """Sleeps so that records go out at `speedup` times the pace of their event times."""
+
+    def __init__(self, speedup: float | None, clock: Any = time.monotonic, sleep: Any = time.sleep):
+        self.speedup = speedup
+        self.clock = clock
+        self.sleep = sleep
+        self.first: tuple[float, float] | None = None  # (event time, wall time) of the first
+
+    def wait_for(self, ts: float | None) -> None:
+        if not self.speedup or ts is None:
+            return
+        if self.first is None:
+            self.first = (ts, self.clock())
+            return
+        delay = (ts - self.first[0]) / self.speedup - (self.clock() - self.first[1])
+        if delay > 0:
+            self.sleep(delay)
+
+
 def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, float | None]:
+    """(topic, key, event time) of one line: by its "signal", keyed by its country.
+
+    What is not a JSON object goes to the traffic topic unkeyed: the worker dead-letters it.
+    """
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -102,8 +144,6 @@ def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, flo
     country = doc.get("country")
     key = country.encode() if isinstance(country, str) else None
     ts = doc.get("ts")
-    from detectors.records import parse_ts
-
     try:
         when = parse_ts(ts) if isinstance(ts, str | int | float) else None
     except ValueError:
@@ -111,8 +151,14 @@ def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, flo
     return topic, key, when
 
 
-def read_events(settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False) -> Any:
-    """Yield event messages from the beginning of the events topic; stop after `idle_seconds` quiet."""
+route = _route
+
+
+def read_events(
+    settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Event messages from the beginning of the events topic; stop after `idle_seconds` quiet
+    (never, with `follow`)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -163,19 +209,23 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def current_incidents(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest message of each incident not yet resolved, in order of their first message."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events:
+        latest[event["event_id"]] = event
+    return [e for e in latest.values() if e["status"] != "resolved"]
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     settings = load_settings()
-    latest: dict[str, dict[str, Any]] = {}
-    for event in read_events(settings, args.idle, args.follow and not args.current):
-        if args.current:
-            latest[event["event_id"]] = event
-            continue
+    if args.current:
+        for event in current_incidents(read_events(settings, args.idle)):
+            sys.stdout.write(orjson.dumps(event).decode() + "\n")
+        return 0
+    for event in read_events(settings, args.idle, args.follow):
         sys.stdout.write(orjson.dumps(event).decode() + "\n")
         sys.stdout.flush()
-    if args.current:
-        for event in latest.values():
-            if event["status"] != "resolved":
-                sys.stdout.write(orjson.dumps(event).decode() + "\n")
     return 0
 
 
@@ -204,6 +254,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--current", action="store_true", help="only incidents still open (latest message of each)"
     )
-    p.add_argument("--follow", action="store_true", help="keep waiting for new events")
+    p.add_argument(
+        "--follow", action="store_true", help="keep waiting for new events (not with --current)"
+    )
     p.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds")
     p.set_defaults(func=cmd_tail)

@@ -1,0 +1,112 @@
+"""`restrictwatch topics create`, `produce` and `tail` as an operator runs them, on the real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from tests.conftest import START, reach, traffic
+from tests.integration.workers import Deployment
+
+
+def restrictwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def read_all(bootstrap: str, topic: str, partitions: int) -> list[tuple[bytes | None, bytes]]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        want = sum(consumer.end_offsets(tps).values())
+        got: list[tuple[bytes | None, bytes]] = []
+        while len(got) < want:
+            for records in consumer.poll(timeout_ms=1000).values():
+                got += [(r.key, r.value) for r in records]
+        return got
+    finally:
+        consumer.close()
+
+
+def test_topics_create_produce_and_tail(kafka_bootstrap: str, tmp_path: Path) -> None:
+    d = Deployment(kafka_bootstrap, tmp_path)
+    env = d.env
+
+    first = restrictwatch(env, "topics", "create")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count(d.name) == 4
+    again = restrictwatch(env, "topics", "create")
+    assert "nothing (all topics exist)" in again.stdout
+    mismatch = restrictwatch({**env, "RW_PARTITIONS": "3"}, "topics", "create")
+    assert mismatch.returncode == 2
+    assert "has 2 partitions but RW_PARTITIONS is 3" in mismatch.stderr
+
+    lines = [
+        traffic(START, 10.0, country="PK"),
+        reach(START, 40, 39, country="PK"),
+        b"{not json",
+        traffic(START, 20.0, country="IR"),
+    ]
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(lines) + b"\n")
+    sent = restrictwatch(env, "produce", str(records))
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 4 records" in sent.stderr
+    s = d.settings()
+    assert sorted(read_all(kafka_bootstrap, s.traffic_topic, 2), key=repr) == sorted(
+        [(b"PK", lines[0]), (None, lines[2]), (b"IR", lines[3])], key=repr
+    )
+    assert read_all(kafka_bootstrap, s.reachability_topic, 2) == [(b"PK", lines[1])]
+
+    # A record the broker refuses is reported, not silently dropped.
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    s.reachability_topic,
+                    configs={"max.message.bytes": "200"},
+                )
+            ]
+        )
+    finally:
+        admin.close()
+    big = reach(START + 300, 40, 39, country="PK", note="x" * 400)
+    records.write_bytes(lines[0] + b"\n" + big + b"\n")
+    refused = restrictwatch(env, "produce", str(records))
+    assert refused.returncode == 2
+    assert "1 of 2 records were not sent" in refused.stderr
+
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for event_id, seq, status in [
+        ("rw-PK-a", 0, "open"),
+        ("rw-IR-b", 0, "open"),
+        ("rw-PK-a", 1, "resolved"),
+    ]:
+        message = {"event_id": event_id, "seq": seq, "status": status}
+        producer.send(s.events_topic, key=event_id.encode(), value=orjson.dumps(message))
+    producer.flush()
+    producer.close()
+    everything = restrictwatch(env, "tail", "--idle", "3")
+    assert [orjson.loads(line)["status"] for line in everything.stdout.splitlines()].count(
+        "open"
+    ) == 2
+    current = restrictwatch(env, "tail", "--current", "--idle", "3")
+    assert [orjson.loads(line) for line in current.stdout.splitlines()] == [
+        {"event_id": "rw-IR-b", "seq": 0, "status": "open"}
+    ]

@@ -1,0 +1,107 @@
+"""The Kafka command-line tools without a broker: routing, pacing, current incidents, arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streams.cli import build_parser
+from streams.kafka_io import Pacer, current_incidents, route
+from streams.settings import WorkerSettings
+from tests.conftest import START, reach, traffic
+
+SETTINGS = WorkerSettings(traffic_topic="in.traffic", reachability_topic="in.reach")
+
+
+def test_records_are_routed_by_signal_and_keyed_by_country() -> None:
+    assert route(SETTINGS, traffic(START, 1.0, country="IR")) == ("in.traffic", b"IR", START)
+    assert route(SETTINGS, reach(START, 40, 39, country="PK")) == ("in.reach", b"PK", START)
+    rfc3339 = b'{"signal": "reachability", "country": "TR", "ts": "2023-11-15T00:05:00+00:00"}'
+    assert route(SETTINGS, rfc3339) == ("in.reach", b"TR", START + 300)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b"", b"[1, 2]", b'"PK"', b"\xff\xfe", b'{"signal": "traffic", "country": 7}'],
+)
+def test_what_cannot_be_routed_goes_unkeyed_to_traffic_for_the_worker_to_dead_letter(
+    raw: bytes,
+) -> None:
+    topic, key, _ = route(SETTINGS, raw)
+    assert (topic, key) == ("in.traffic", None)
+
+
+def test_an_unknown_signal_goes_to_traffic_and_a_bad_ts_is_not_paced() -> None:
+    raw = b'{"signal": "dns", "country": "PK", "ts": "yesterday"}'
+    assert route(SETTINGS, raw) == ("in.traffic", b"PK", None)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_speedup_paces_records_at_a_multiple_of_their_event_time() -> None:
+    clock = FakeClock()
+    pacer = Pacer(600, clock=clock, sleep=clock.sleep)
+    for ts in (START, START + 300, START + 300, START + 600, None, START + 1200):
+        pacer.wait_for(ts)
+    assert clock.slept == [0.5, 0.5, 1.0]  # 5 min of data per 0.5 s; no wait for equal ts
+
+
+def test_pacing_does_not_wait_for_time_already_spent() -> None:
+    clock = FakeClock()
+    pacer = Pacer(60, clock=clock, sleep=clock.sleep)
+    pacer.wait_for(START)
+    clock.now += 7  # sending took longer than the 5 s the next record is due after
+    pacer.wait_for(START + 300)
+    pacer.wait_for(START + 600)
+    assert clock.slept == [3.0]
+
+
+def test_without_speedup_nothing_waits() -> None:
+    clock = FakeClock()
+    pacer = Pacer(None, clock=clock, sleep=clock.sleep)
+    for ts in (START, START + 86400):
+        pacer.wait_for(ts)
+    assert clock.slept == []
+
+
+def message(event_id: str, seq: int, status: str) -> dict[str, Any]:
+    return {"event_id": event_id, "seq": seq, "status": status}
+
+
+def test_current_incidents_are_the_latest_message_of_each_unresolved_one() -> None:
+    events = [
+        message("rw-PK-1", 0, "open"),
+        message("rw-IR-1", 0, "open"),
+        message("rw-PK-1", 1, "update"),
+        message("rw-IR-1", 1, "resolved"),
+        message("rw-TR-1", 0, "open"),
+        message("rw-PK-1", 1, "update"),  # re-emitted after a restart
+    ]
+    assert current_incidents(events) == [
+        message("rw-PK-1", 1, "update"),
+        message("rw-TR-1", 0, "open"),
+    ]
+    assert current_incidents([]) == []
+
+
+def test_the_kafka_commands_parse() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["produce", "pk.jsonl", "--speedup", "600"])
+    assert (args.input, args.speedup) == ("pk.jsonl", 600.0)
+    assert parser.parse_args(["produce", "-"]).speedup is None
+    args = parser.parse_args(["tail", "--current", "--idle", "2"])
+    assert (args.current, args.follow, args.idle) == (True, False, 2.0)
+    assert parser.parse_args(["topics", "create"]).action == "create"
+    assert parser.parse_args(["worker"]).loglevel == "warning"
