@@ -48,12 +48,14 @@ def lines() -> list[bytes]:
 
 
 def test_worker_events_equal_replay_and_bad_records_are_dead_lettered(
-    deployment: Deployment, lines: list[bytes]
+    deployment: Deployment,
 ) -> None:
+    """The whole pk-2023-12-17 scenario (276,696 records) with the bad-record catalogue in it."""
+    scenario_lines = pk_lines("2023-12-03T00:00:00")
     bad = stateless(1_702_300_000)  # 2023-12-11, inside the file
-    step = len(lines) // (len(bad) + 1)
+    step = len(scenario_lines) // (len(bad) + 1)
     mixed: list[bytes] = []
-    for i, raw in enumerate(lines):
+    for i, raw in enumerate(scenario_lines):
         mixed.append(raw)
         if i and i % step == 0 and i // step <= len(bad):
             mixed.append(bad[i // step - 1].raw)
