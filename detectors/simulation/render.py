@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,16 @@ def _truth(scenario: Scenario, e: Effect) -> dict[str, Any]:
     }
 
 
+def truth_rows(scenario: Scenario) -> list[dict[str, Any]]:
+    """The labels (schemas/truth.v1); an effect on every country ('*') gets a row per country."""
+    return [
+        _truth(scenario, replace(e, country=c.code) if e.country == "*" else e)
+        for e in scenario.effects
+        if e.labeled
+        for c in (scenario.countries if e.country == "*" else scenario.countries[:1])
+    ]
+
+
 def render(scenario: Scenario, seed: int = 1) -> Rendered:
     """Records as JSON lines in arrival order, and the truth labels. Deterministic for a seed."""
     rng = np.random.default_rng(seed + 7919)
@@ -55,5 +65,5 @@ def render(scenario: Scenario, seed: int = 1) -> Rendered:
         for i in range(copies):
             out.append((emit + i * 60, order, line))
     out.sort(key=lambda r: (r[0], r[1]))
-    truth = [_truth(scenario, e) for e in scenario.effects if e.labeled]
+    truth = truth_rows(scenario)
     return Rendered([r[2] for r in out], truth)
