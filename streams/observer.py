@@ -6,16 +6,31 @@ from typing import Any, Protocol
 
 
 class WorkerObserver(Protocol):
-    def consumed(self, topic: str) -> None: ...
-    def processed(self, topic: str, event_ts: float) -> None: ...
-    def dead_lettered(self, topic: str, reason: str) -> None: ...
-    def duration(self, topic: str, seconds: float) -> None: ...
-    def event_emitted(self, event: dict[str, Any]) -> None: ...
-    def checkpointed(self, countries: int, size: int) -> None: ...
-    def config_loaded(self, fingerprint: str) -> None: ...
+    def consumed(self, topic: str) -> None:
+        """A record was read from an input topic."""
+
+    def processed(self, topic: str, event_ts: float) -> None:
+        """A record was used by the detection core; `event_ts` is its event time."""
+
+    def dead_lettered(self, topic: str, reason: str) -> None:
+        """A record was sent to the dead-letter topic; `reason` is its bounded error type."""
+
+    def duration(self, topic: str, seconds: float) -> None:
+        """Wall time to handle one consumed record, publishing included."""
+
+    def event_emitted(self, event: dict[str, Any]) -> None:
+        """An event message was sent."""
+
+    def checkpointed(self, countries: int, size: int) -> None:
+        """`countries` states (`size` bytes in all) were written to the state table."""
+
+    def config_loaded(self, fingerprint: str) -> None:
+        """A detector config was loaded, at start or on SIGHUP."""
 
 
 class NullObserver:
+    """Observes nothing: the default when no metrics are wanted."""
+
     def consumed(self, topic: str) -> None:
         pass
 
