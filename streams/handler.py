@@ -9,10 +9,12 @@ partition p. Everything below is kept per partition, so a partition can be check
 and restored on its own.
 
 Ordering. A consumer may fetch hours of one topic before the other. Like Kafka Streams' task
-synchronisation, each partition's two queues are merged by event time: an empty queue holds the
-other back while its topic still has a backlog on the broker (up to `BACKLOG_WAIT_SECONDS`), or
-for `merge_idle_seconds` when it has none. Each source keeps its own order, so the core sees what
-`replay` sees.
+synchronisation, each partition's two queues are merged by event time. When one queue is empty
+and its topic's newest record is older than the next record of the other, the merge waits for
+it: for `merge_idle_seconds` when the topic is caught up and only a little behind, and up to
+`MAX_WAIT_SECONDS` while it has a backlog on the broker or is further behind than the allowed
+lateness, counted from when the waiting began. Each source keeps its own order, so
+the core sees what `replay` sees.
 
 Delivery (at least once). A record's offset is acknowledged only after a checkpoint of its
 partition holds the state it changed: per evaluated bin ("bin"), per record ("record"), or only
@@ -33,6 +35,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import inf
 from typing import Any, Literal
 
 from detectors.config import Config
@@ -44,9 +47,9 @@ from detectors.records import Rejection, Sample, decode_sample
 TP = tuple[str, int]
 CheckpointPolicy = Literal["bin", "record", "interval"]
 CHECKPOINT_MAGIC = b"rw-state-1:"
-# A topic with a backlog holds the merge at most this long (a backlog that never arrives must
-# not stop the other topic for ever).
-BACKLOG_WAIT_SECONDS = 30.0
+# The longest the merge waits for a topic that has a backlog, or is far behind (a topic that
+# never delivers must not stop the other for ever).
+MAX_WAIT_SECONDS = 30.0
 log = logging.getLogger("restrictwatch.worker")
 
 
@@ -105,13 +108,16 @@ class PartitionState:
     """The merge queues and checkpoint bookkeeping of one input partition."""
 
     queues: dict[str, deque[tuple[Inbound, Sample]]]
-    empty_since: dict[str, float]  # wall time each queue last ran empty
     last_checkpoint: float
+    newest: dict[str, float] = field(default_factory=dict)  # newest event time per topic
+    waiting_since: dict[str, float] = field(default_factory=dict)  # wall time the merge began
+    # waiting for a topic (a topic that brings a record is no longer waited for)
     countries: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
     unacked: list[Any] = field(default_factory=list)
     since_checkpoint: int = 0
     bin_evaluated: bool = False
+    gave_up: set[str] = field(default_factory=set)  # topics whose backlog stopped holding
 
 
 @dataclass(slots=True)
@@ -164,6 +170,9 @@ class RecordHandler:
         sample = self._admit(inbound, part, now, out)
         if sample is not None:
             part.queues[inbound.topic].append((inbound, sample))
+            part.newest[inbound.topic] = max(part.newest.get(inbound.topic, -inf), sample.ts)
+            part.waiting_since.pop(inbound.topic, None)
+            part.gave_up.discard(inbound.topic)
             self._drain(inbound.partition, part, now, out)
         if self._checkpoint_due(part, now):
             self._checkpoint(part, now, out)
@@ -205,7 +214,7 @@ class RecordHandler:
         part = self.partitions.get(partition)
         if part is None:
             part = self.partitions[partition] = PartitionState(
-                {t: deque() for t in self.topics}, dict.fromkeys(self.topics, now), now
+                {t: deque() for t in self.topics}, now
             )
         return part
 
@@ -276,26 +285,65 @@ class RecordHandler:
             ready = [t for t in self.topics if part.queues[t]]
             if not ready:
                 return
-            if len(ready) < len(self.topics):
-                empty = [t for t in self.topics if not part.queues[t]]
-                if any(self._may_bring_more(t, partition, part, now) for t in empty):
-                    return  # the other topic may still bring earlier records
-                self.stats.released_alone += 1
             topic = min(ready, key=lambda t: part.queues[t][0][1].ts)
+            head = part.queues[topic][0][1].ts
+            # An empty topic whose newest record is already past the head cannot bring anything
+            # earlier (each source keeps its order); one that is behind may.
+            behind = [
+                t for t in self.topics if not part.queues[t] and part.newest.get(t, -inf) < head
+            ]
+            if any(self._may_bring_more(t, head, partition, part, now) for t in behind):
+                return
+            if behind:
+                self._released_alone(partition, topic, behind)
             inbound, sample = part.queues[topic].popleft()
-            if not part.queues[topic]:
-                part.empty_since[topic] = now
             self._process(inbound, sample, part, now, out)
             if self.policy == "record":
                 self._checkpoint(part, now, out)
 
-    def _may_bring_more(self, topic: str, partition: int, part: PartitionState, now: float) -> bool:
-        """Whether the empty queue of `topic` should still hold the others back."""
-        waited = now - part.empty_since[topic]
-        if waited < self.merge_idle:
-            return True
+    def _may_bring_more(
+        self, topic: str, head: float, partition: int, part: PartitionState, now: float
+    ) -> bool:
+        """Whether the merge should go on waiting for `topic` before releasing `head`.
+
+        A short wait (`merge_idle`) when the topic is caught up and only a little behind: the
+        core takes a skew of up to the allowed lateness in its stride. A long one
+        (MAX_WAIT_SECONDS) while the topic has a backlog on the broker, or when releasing would
+        put the other topic further ahead than that: far enough ahead, the core would judge the
+        lagging source silent and evaluate bins without it. Both count from when waiting began;
+        a topic that delivers a record is waited for afresh.
+        """
+        waited = now - part.waiting_since.setdefault(topic, now)
+        newest = part.newest.get(topic)
+        lead = head - newest if newest is not None else 0.0
         last = self.received.get((topic, partition), -1)
-        return waited < BACKLOG_WAIT_SECONDS and self.backlog(topic, partition, last)
+        far = lead > self.pipeline.config.lateness_seconds
+        if not far and not self.backlog(topic, partition, last):
+            return waited < self.merge_idle
+        if waited < MAX_WAIT_SECONDS:
+            return True
+        if topic not in part.gave_up:
+            part.gave_up.add(topic)
+            log.warning(
+                "partition %d: went on without %s after waiting %.0f s (%s)",
+                partition,
+                topic,
+                waited,
+                f"{lead:.0f} s behind" if far else "it has a backlog",
+            )
+        return False
+
+    def _released_alone(self, partition: int, topic: str, behind: list[str]) -> None:
+        self.stats.released_alone += 1
+        n = self.stats.released_alone
+        if n in (1, 10, 100, 1000) or not n % 10000:
+            log.info(
+                "partition %d: %s goes on without %s (%d records so far)",
+                partition,
+                topic,
+                ", ".join(behind),
+                n,
+            )
 
     def _process(
         self, inbound: Inbound, sample: Sample, part: PartitionState, now: float, out: Output

@@ -19,7 +19,7 @@ import pytest
 from detectors.config import Config, load_config, parse_config
 from detectors.records import Rejection
 from streams.handler import (
-    BACKLOG_WAIT_SECONDS,
+    MAX_WAIT_SECONDS,
     Checkpoint,
     CheckpointPolicy,
     Inbound,
@@ -433,8 +433,52 @@ def test_a_topic_with_a_backlog_holds_the_merge_until_its_records_come() -> None
         handler.receive(inbound, now)
     handler.tick(now + 5)
     assert len(handler.partitions[0].queues[TRAFFIC]) == 3  # reachability is still on its way
-    handler.tick(now + BACKLOG_WAIT_SECONDS + 1)
+    handler.tick(now + MAX_WAIT_SECONDS + 1)
     assert not handler.partitions[0].queues[TRAFFIC]  # a backlog that never comes stops holding
+
+
+def test_after_a_quiet_spell_the_merge_waits_again_for_the_other_topic() -> None:
+    """The wait counts from when it began, not from when the other queue ran empty: after an
+    idle hour, a burst of one topic waits for the other's burst as it did at the start."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0)
+    now = time.time()
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
+    assert handler.pipeline.accepted == 2
+    later = now + 3600
+    handler.receive(Inbound(TRAFFIC, 0, 1, b"PK", traffic(START + 300, 1.0)), later)
+    handler.tick(later + 0.5)
+    assert handler.pipeline.accepted == 2  # probes for that time may still come
+    handler.receive(Inbound(REACH, 0, 1, b"PK", reach(START + 300, 40, 39)), later + 0.6)
+    assert handler.pipeline.accepted == 4  # they came: both go, in event-time order
+
+
+def test_a_topic_far_behind_is_waited_for_longer() -> None:
+    """Released an hour ahead, traffic would make the probe feed look silent to the core."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0)
+    now = time.time()
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
+    assert handler.pipeline.accepted == 2
+    near, far = traffic(START + 300, 1.0), traffic(START + 3900, 1.0)
+    handler.receive(Inbound(TRAFFIC, 0, 1, b"PK", near), now + 1)
+    handler.tick(now + 2.5)
+    assert handler.pipeline.accepted == 3  # 5 min ahead of the probes: a short wait
+    handler.receive(Inbound(TRAFFIC, 0, 2, b"PK", far), now + 3)
+    handler.tick(now + 10)
+    assert handler.pipeline.accepted == 3  # an hour ahead: wait for the probes
+    handler.tick(now + 2.5 + MAX_WAIT_SECONDS)
+    assert handler.pipeline.accepted == 4  # they never came
+
+
+def test_a_topic_already_past_the_next_record_does_not_hold_it_back() -> None:
+    handler = new_handler(Broker(), merge_idle_seconds=1.0)
+    now = time.time()
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START + 600, 40, 39)), now)
+    handler.tick(now + 1.5)  # no traffic came: the probes went on alone
+    assert handler.pipeline.accepted == 1
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START + 300, 1.0)), now + 1.6)
+    assert handler.pipeline.accepted == 2  # probes are past 300 already: nothing to wait for
 
 
 def test_a_far_future_record_is_rejected_before_it_can_block_the_merge() -> None:
