@@ -25,6 +25,7 @@ log = logging.getLogger("restrictwatch.worker")
 STATE_TABLE = "rw-country-state"
 # A country's compressed state is ~300 bytes per series; let a large country exceed 1 MB.
 MAX_STATE_MESSAGE_BYTES = 16 * 1024 * 1024
+PROGRESS_LOG_SECONDS = 30.0
 
 
 def _credentials(settings: WorkerSettings) -> Any:
@@ -178,6 +179,10 @@ def create_app(
     @app.timer(0.2)  # type: ignore[untyped-decorator]
     async def tick() -> None:
         publish(handler.tick(time.time()))
+
+    @app.timer(PROGRESS_LOG_SECONDS)  # type: ignore[untyped-decorator]
+    async def report_progress() -> None:
+        log.info("progress: %s", handler.progress())
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app_: faust.App, revoked: set[Any], **kwargs: Any) -> None:

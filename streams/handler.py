@@ -122,6 +122,7 @@ class PartitionState:
 
 @dataclass(slots=True)
 class HandlerStats:
+    received: int = 0
     skipped: int = 0  # records already inside a restored checkpoint
     released_alone: int = 0  # records merged while the other topic's queue was empty
     restored: int = 0  # countries loaded from the table
@@ -167,6 +168,7 @@ class RecordHandler:
         out = Output()
         part = self._partition(inbound.partition, now)
         self.received[(inbound.topic, inbound.partition)] = inbound.offset
+        self.stats.received += 1
         sample = self._admit(inbound, part, now, out)
         if sample is not None:
             part.queues[inbound.topic].append((inbound, sample))
@@ -203,6 +205,22 @@ class RecordHandler:
                 self.partition_of.pop(country, None)
         for tp in [tp for tp in self.received if tp[1] in partitions]:
             del self.received[tp]
+
+    def progress(self) -> str:
+        """One line for the log: what came in, what waits in the merge, what was saved."""
+        waiting = {
+            p: {t: len(q) for t, q in part.queues.items()}
+            for p, part in self.partitions.items()
+            if any(part.queues.values())
+        }
+        s = self.stats
+        return (
+            f"{s.received} records received, {self.pipeline.accepted} used, "
+            f"{sum(self.pipeline.rejected.values())} rejected, {s.skipped} skipped as already "
+            f"checkpointed, {s.released_alone} merged without the other topic; waiting in the "
+            f"merge: {waiting or 'none'}; {s.checkpoints} checkpoints ({s.checkpoint_bytes:,} "
+            f"bytes), {s.restored} countries restored"
+        )
 
     def reconfigure(self, config: Config) -> None:
         """A new detector config for every country, keeping all learned state."""
