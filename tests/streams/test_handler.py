@@ -397,6 +397,7 @@ def test_the_merge_waits_for_the_other_topic_then_goes_on_alone() -> None:
     for inbound in records(TRAFFIC, [traffic(START + 300 * i, 1000.0) for i in range(3)]):
         handler.receive(inbound, now)
     assert len(handler.partitions[0].queues[TRAFFIC]) == 3  # probes may still come earlier
+    assert f"waiting in the merge: {{0: {{'{TRAFFIC}': 3, '{REACH}': 0}}}}" in handler.progress()
     handler.tick(now + 0.5)
     assert len(handler.partitions[0].queues[TRAFFIC]) == 3
     handler.tick(now + 1.5)
