@@ -70,7 +70,7 @@ def end_offsets(settings: WorkerSettings) -> dict[TopicPartition, int]:
         for t in (settings.traffic_topic, settings.reachability_topic)
         for p in range(settings.partitions)
     ]
-    ends = consumer.end_offsets(tps)
+    ends: dict[TopicPartition, int] = consumer.end_offsets(tps)
     consumer.close()
     return ends
 

@@ -159,6 +159,7 @@ def new_handler(
     broker: Broker, config: Config | None = None, policy: CheckpointPolicy = "bin", **kw: Any
 ) -> RecordHandler:
     kw.setdefault("backlog", broker.backlog)
+    kw.setdefault("cost_clock", lambda: 0.0)  # checkpoints cost nothing: no pause, deterministic
     return RecordHandler(config or load_config(), TOPICS, broker.table.get, policy=policy, **kw)
 
 
@@ -271,6 +272,51 @@ def test_per_record_policy_checkpoints_after_every_record_and_per_bin_once_per_b
     assert counts["record"] >= 2999  # the first record has to wait for the other topic
     assert 900 <= counts["bin"] <= 1100  # 1000 five-minute bins
     assert counts["interval"] < 10  # every 5000 records or each second of wall time
+
+
+class Stopwatch:
+    """A cost clock on which every checkpoint takes `cost` seconds."""
+
+    def __init__(self, cost: float) -> None:
+        self.cost = cost
+        self.reading = 0.0
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        if self.calls % 2 == 0:  # read at the start and at the end of each checkpoint
+            self.reading += self.cost
+        return self.reading
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5])
+def test_checkpoints_take_at_most_their_share_of_the_time(lines: list[bytes], share: float) -> None:
+    broker = Broker()
+    broker.produce(lines[:3000])
+    # 1000 bins in 1.5 s of (the consumer's) wall time; each checkpoint costs 0.01 s
+    handler = new_handler(broker, checkpoint_max_share=share, cost_clock=Stopwatch(0.01))
+    consumer = Consumer(broker, handler, {TRAFFIC: 2, REACH: 1})
+    consumer.run()
+    pause = 0.01 * (1 / share - 1)
+    assert handler.stats.checkpoints == pytest.approx(1.5 / pause, rel=0.2)
+    assert handler.stats.checkpoint_seconds == pytest.approx(0.01 * handler.stats.checkpoints)
+    consumer.idle()  # the pause does not hold back the last acks for ever
+    broker.commit()
+    assert broker.committed == {tp: len(log) for tp, log in broker.logs.items()}
+
+
+def test_checkpoints_per_record_are_never_paused(lines: list[bytes]) -> None:
+    broker = Broker()
+    broker.produce(lines[:300])
+    handler = new_handler(broker, policy="record", cost_clock=Stopwatch(1.0))
+    Consumer(broker, handler, {TRAFFIC: 2, REACH: 1}).run()
+    assert handler.stats.checkpoints >= 299
+
+
+def test_the_checkpoint_share_must_be_a_fraction() -> None:
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match="checkpoint_max_share"):
+            new_handler(Broker(), checkpoint_max_share=share)
 
 
 # -- crash and restart ------------------------------------------------------------------------

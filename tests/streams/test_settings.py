@@ -125,6 +125,8 @@ def test_errors_name_the_environment_variable() -> None:
         load_settings(store="redis://")
     with pytest.raises(ConfigError, match="RW_SECURITY_PROTOCOL"):
         load_settings(security_protocol="SSL_PLAINTEXT")
+    with pytest.raises(ConfigError, match="RW_CHECKPOINT_MAX_SHARE: Input should be greater"):
+        load_settings(checkpoint_max_share=0)
 
 
 def test_unknown_constructor_arguments_are_errors() -> None:
