@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-soak bench-worker clean
+.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-soak bench-worker bench-latency clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,9 @@ bench-soak: venv
 
 bench-worker: venv
 	$(BIN)/python -m bench.worker_perf --write
+
+bench-latency: venv
+	$(BIN)/python -m bench.latency --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
