@@ -47,7 +47,7 @@ bench-soak: venv
 	$(BIN)/python -m bench.soak --write
 
 bench-worker: venv
-	$(BIN)/python -m bench.worker_perf --write
+	$(BIN)/python -m bench.worker_perf --profile --write
 
 bench-latency: venv
 	$(BIN)/python -m bench.latency --write

@@ -26,6 +26,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
+from bench.profile import summarize, table
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import scenario
 from streams.kafka_io import _route
@@ -102,7 +103,20 @@ async def bare_consumer(settings: WorkerSettings, total: int) -> float:
     return seen / (time.perf_counter() - started)
 
 
-def run_workers(settings: WorkerSettings, count: int, total: int, tmp: Path) -> float:
+def start_profiler(pid: int, out: Path, seconds: int = 40) -> subprocess.Popen[bytes]:
+    """py-spy on a worker, sampling 100 times a second without stopping it."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    args = ["record", "--nonblocking", "-r", "100", "-f", "raw", "-d", str(seconds)]
+    return subprocess.Popen(
+        [str(py_spy), *args, "-p", str(pid), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_workers(
+    settings: WorkerSettings, count: int, total: int, tmp: Path, profile: Path | None = None
+) -> float:
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     env = {
         **os.environ,
@@ -137,6 +151,7 @@ def run_workers(settings: WorkerSettings, count: int, total: int, tmp: Path) -> 
         for p in range(settings.partitions)
     ]
     first: tuple[float, int] | None = None
+    profiler = None
     try:
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
@@ -145,6 +160,8 @@ def run_workers(settings: WorkerSettings, count: int, total: int, tmp: Path) -> 
             now = time.perf_counter()
             if done and first is None:
                 first = (now, done)
+                if profile is not None:
+                    profiler = start_profiler(procs[0].pid, profile)
             if done >= total:
                 assert first is not None
                 return (done - first[1]) / (now - first[0])
@@ -154,6 +171,8 @@ def run_workers(settings: WorkerSettings, count: int, total: int, tmp: Path) -> 
         raise TimeoutError("workers did not catch up in 30 min")
     finally:
         watcher.close()
+        if profiler is not None:
+            profiler.wait(timeout=120)
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
@@ -170,6 +189,9 @@ def main() -> int:
         default="pk-2023-12-17,ir-national-shutdown,ke-small-asn-outage,tr-dns-and-sni-blocks",
     )
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the single worker with py-spy for 40 s"
+    )
     args = parser.parse_args()
     names = args.scenarios.split(",")
     with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmpdir:
@@ -189,7 +211,9 @@ def main() -> int:
             total = load(settings, names)
             assert sum(end_offsets(settings).values()) == total
             ceiling = asyncio.run(bare_consumer(settings, total))
-            one = run_workers(settings, 1, total, tmp)
+            raw = tmp / "worker.pyspy" if args.profile else None
+            one = run_workers(settings, 1, total, tmp, raw)
+            profile = table(summarize(raw.read_text())) if raw and raw.exists() else None
             two = run_workers(settings, 2, total, tmp)
         finally:
             broker("down", data)
@@ -198,7 +222,7 @@ def main() -> int:
         [
             "### Worker throughput through a real broker",
             "",
-            f"`python -m bench.worker_perf --scenarios {args.scenarios} --write`: {total:,} records of "
+            f"`python -m bench.worker_perf --scenarios {args.scenarios}{' --profile' if args.profile else ''} --write`: {total:,} records of "
             f"{countries} countries on 4 partitions, a private single-node broker on loopback, one run.",
             "",
             "| what | records/s | ratio |",
@@ -210,6 +234,11 @@ def main() -> int:
             "Targets: one worker ≥ 50 % of the ceiling; two workers ≥ 1.7 x one.",
         ]
     )
+    if profile:
+        text += (
+            "\n\nWhere the single worker's time went (py-spy, 40 s from its first commit, "
+            "`python -m bench.profile` on the samples):\n\n" + profile
+        )
     print(text)
     if args.write:
         replace_section("worker-perf", text)

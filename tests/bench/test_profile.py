@@ -1,0 +1,29 @@
+"""Charging py-spy samples to parts of the worker."""
+
+from __future__ import annotations
+
+from bench.profile import PARTS, summarize
+
+ENTRY = "<module> (streams/cli.py:187);cmd_worker (streams/kafka_io.py:193);run_forever (asyncio/base_events.py:607)"
+PROCESS = f"{ENTRY};process (streams/app.py:166);RecordHandler.receive (streams/handler.py:165)"
+
+
+def test_samples_are_charged_to_the_innermost_frame_of_ours_or_of_a_framework() -> None:
+    raw = "\n".join(
+        [
+            # pickle inside to_bytes, via __getstate__ of the monitor: checkpointing
+            f"{PROCESS};RecordHandler._checkpoint (streams/handler.py:427);CountryMonitor.to_bytes"
+            " (detectors/monitor.py:63);CountryMonitor.__getstate__ (detectors/monitor.py:53) 5",
+            # river under the core: the core
+            f"{PROCESS};Pipeline.process_sample (detectors/pipeline.py:51);EWVar.get"
+            " (river/stats/ewvar.py:61) 3",
+            # the handler's own merge
+            f"{PROCESS};RecordHandler._drain (streams/handler.py:301) 2",
+            # Faust's stream machinery under our agent is Faust's
+            f"{ENTRY};process (streams/app.py:166);Stream._c_aiter (faust/streams.py:1171) 7",
+            f"{ENTRY};EpollSelector.select (selectors.py:451) 4",
+            f"{ENTRY};Fetcher.fetched_records (aiokafka/consumer/fetcher.py:1) 1",
+        ]
+    )
+    counts = summarize(raw)
+    assert [counts[p] for p in PARTS] == [5, 3, 2, 7, 1, 4, 0]
