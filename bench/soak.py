@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,37 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+class Synthetic:
+    """`series` traffic series (countries x ASNs, spread evenly over 40 countries), each with its
+    own level, a daily rhythm and 3 % noise; no incidents."""
+
+    def __init__(self, series: int, cadence: float, first_ts: float) -> None:
+        self.cadence = cadence
+        self.first_ts = first_ts
+        per_country = math.ceil(series / len(COUNTRIES))
+        self.keys = [(c, 64512 + a) for a in range(per_country) for c in COUNTRIES][:series]
+        rng = random.Random(7)
+        self.level = [rng.uniform(1e3, 1e5) for _ in self.keys]
+        self.noise = random.Random(11)
+
+    def cycle(self, n: int) -> Iterator[tuple[bytes, bytes]]:
+        """(key, record) of every series at the n-th report time."""
+        ts = self.first_ts + n * self.cadence
+        stamp = iso(ts)
+        diurnal = 1 + 0.4 * math.sin(2 * math.pi * (ts % 86400) / 86400)
+        for i, (country, asn) in enumerate(self.keys):
+            value = self.level[i] * diurnal * self.noise.gauss(1, 0.03)
+            record = {
+                "signal": "traffic",
+                "ts": stamp,
+                "country": country,
+                "asn": asn,
+                "value": round(value, 2),
+                "source": "edge-cdn",
+            }
+            yield country.encode(), orjson.dumps(record)
+
+
 class Feed(threading.Thread):
     """Sends the synthetic feed at a steady rate until stopped; counts what the broker acked."""
 
@@ -86,13 +118,9 @@ class Feed(threading.Thread):
     ) -> None:
         super().__init__(daemon=True)
         self.settings = settings
-        self.cadence = cadence
         self.rate = series / cadence * speedup
-        per_country = math.ceil(series / len(COUNTRIES))
-        self.keys = [(c, 64512 + a) for a in range(per_country) for c in COUNTRIES][:series]
-        rng = random.Random(7)
-        self.level = [rng.uniform(1e3, 1e5) for _ in self.keys]
-        self.first_ts = math.floor((time.time() - duration * speedup) / cadence) * cadence
+        first_ts = math.floor((time.time() - duration * speedup) / cadence) * cadence
+        self.synthetic = Synthetic(series, cadence, first_ts)
         self.sent = 0
         self.stop = threading.Event()
 
@@ -100,28 +128,13 @@ class Feed(threading.Thread):
         producer = KafkaProducer(
             acks="all", linger_ms=50, batch_size=256 * 1024, **self.settings.kafka_kwargs()
         )
-        rng = random.Random(11)
         started = time.monotonic()
         queued = 0
         cycle = 0
         try:
             while not self.stop.is_set():
-                ts = self.first_ts + cycle * self.cadence
-                stamp = iso(ts)
-                diurnal = 1 + 0.4 * math.sin(2 * math.pi * (ts % 86400) / 86400)
-                for i, (country, asn) in enumerate(self.keys):
-                    value = self.level[i] * diurnal * rng.gauss(1, 0.03)
-                    raw = orjson.dumps(
-                        {
-                            "signal": "traffic",
-                            "ts": stamp,
-                            "country": country,
-                            "asn": asn,
-                            "value": round(value, 2),
-                            "source": "edge-cdn",
-                        }
-                    )
-                    producer.send(self.settings.traffic_topic, key=country.encode(), value=raw)
+                for key, raw in self.synthetic.cycle(cycle):
+                    producer.send(self.settings.traffic_topic, key=key, value=raw)
                     queued += 1
                     if queued % 500 == 0:
                         self.sent = queued

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import subprocess
@@ -21,12 +22,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
 from bench.profile import summarize, table
+from bench.soak import Synthetic
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import scenario
 from streams.kafka_io import _route
@@ -44,6 +47,31 @@ def broker(action: str, data: Path) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def synthetic_lines(series: int, cycles: int) -> Iterator[tuple[bytes, bytes]]:
+    """The soak's synthetic feed (40 countries, evenly): `cycles` reports of `series` series,
+    the last one five minutes ago."""
+    first = math.floor(time.time() / 300) * 300 - cycles * 300
+    feed = Synthetic(series, 300, first)
+    for n in range(cycles):
+        yield from feed.cycle(n)
+
+
+def load_synthetic(settings: WorkerSettings, series: int, cycles: int) -> int:
+    from streams.kafka_io import create_topics
+
+    create_topics(settings)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, linger_ms=50, batch_size=512 * 1024
+    )
+    sent = 0
+    for key, raw in synthetic_lines(series, cycles):
+        producer.send(settings.traffic_topic, key=key, value=raw)
+        sent += 1
+    producer.flush()
+    producer.close()
+    return sent
 
 
 def load(settings: WorkerSettings, names: list[str]) -> int:
@@ -188,6 +216,11 @@ def main() -> int:
         "--scenarios",
         default="pk-2023-12-17,ir-national-shutdown,ke-small-asn-outage,tr-dns-and-sni-blocks",
     )
+    parser.add_argument(
+        "--synthetic",
+        metavar="SERIESxREPORTS",
+        help="instead of scenarios, the soak's feed: e.g. 20000x15 (balanced over partitions)",
+    )
     parser.add_argument("--write", action="store_true")
     parser.add_argument(
         "--profile", action="store_true", help="profile the single worker with py-spy for 40 s"
@@ -208,7 +241,11 @@ def main() -> int:
                 deadletter_topic=f"b{tag}.deadletter",
                 partitions=4,
             )
-            total = load(settings, names)
+            if args.synthetic:
+                series, cycles = (int(v) for v in args.synthetic.split("x"))
+                total = load_synthetic(settings, series, cycles)
+            else:
+                total = load(settings, names)
             assert sum(end_offsets(settings).values()) == total
             ceiling = asyncio.run(bare_consumer(settings, total))
             raw = tmp / "worker.pyspy" if args.profile else None
@@ -217,13 +254,21 @@ def main() -> int:
             two = run_workers(settings, 2, total, tmp)
         finally:
             broker("down", data)
-    countries = len(names)
+    if args.synthetic:
+        source = f"--synthetic {args.synthetic}"
+        what = f"{total:,} records of {series:,} synthetic traffic series in 40 countries"
+        section, title = "worker-perf-synthetic", "many small series"
+    else:
+        source = f"--scenarios {args.scenarios}"
+        what = f"{total:,} records of {len(names)} scenario countries"
+        section, title = "worker-perf", "scenarios"
+    command = f"python -m bench.worker_perf {source}{' --profile' if args.profile else ''} --write"
     text = "\n".join(
         [
-            "### Worker throughput through a real broker",
+            f"### Worker throughput through a real broker: {title}",
             "",
-            f"`python -m bench.worker_perf --scenarios {args.scenarios}{' --profile' if args.profile else ''} --write`: {total:,} records of "
-            f"{countries} countries on 4 partitions, a private single-node broker on loopback, one run.",
+            f"`{command}`: {what} on 4 partitions, a private single-node broker on loopback, "
+            "one run.",
             "",
             "| what | records/s | ratio |",
             "|---|---|---|",
@@ -241,7 +286,7 @@ def main() -> int:
         )
     print(text)
     if args.write:
-        replace_section("worker-perf", text)
+        replace_section(section, text)
     return 0
 
 
