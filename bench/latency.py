@@ -173,8 +173,10 @@ def watermark_clock(
     return passed
 
 
-def epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+def epoch(ts: str | float) -> float:
+    if isinstance(ts, int | float):
+        return float(ts)
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def percentile(values: list[float], q: float) -> float:
