@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import pytest
+import orjson
 
-from bench.latency import interleave, split, watermark_clock
-from detectors.records import Sample, decode_sample
-from tests.conftest import START, reach, traffic
-
-
-def sample(raw: bytes) -> Sample:
-    decoded = decode_sample(raw, 1 << 20)
-    assert isinstance(decoded, Sample)
-    return decoded
+from bench.latency import epoch, interleave, split, triggers
+from detectors.config import Config
+from detectors.pipeline import Pipeline
+from tests.conftest import START, traffic
+from tests.streams.test_handler import incident_lines
 
 
-def test_the_watermark_passes_with_the_last_source_to_close_the_bin() -> None:
-    sent = []
-    for n in range(10):
-        t = START + 300 * n
-        sent.append((sample(traffic(t, 100.0)), 1000.0 + n))  # traffic first ...
-        sent.append((sample(reach(t, 40, 40)), 1000.5 + n))  # ... probes half a second later
-    passed = watermark_clock(sent, lateness=600, silence=3600)
-    # the bin ending at START+900 closes at ts START+1500 (n=5) for both sources
-    assert passed("PK", START + 900) == 1005.5
-
-
-def test_a_source_silent_past_the_bin_does_not_hold_it() -> None:
-    sent = [(sample(traffic(START + 300 * n, 100.0)), float(n)) for n in range(30)]
-    sent += [(sample(reach(START, 40, 40)), 0.1)]  # the probes stop after the first bin
-    passed = watermark_clock(sent, lateness=600, silence=3600)
-    assert passed("PK", START + 900) == 5.0
-    with pytest.raises(ValueError):
-        passed("PK", START + 300 * 40)  # nothing closed it: the feed ended
+def test_each_live_event_is_triggered_by_a_record_past_its_bins_watermark(config: Config) -> None:
+    lines = incident_lines(days=9, block_day=8)  # platform x blocked for 6 h on day 8
+    warm, live = lines[: 3 * 288 * 7], lines[3 * 288 * 7 :]  # the last two days live
+    trigger = triggers(warm, live, config)
+    pipeline = Pipeline(config)
+    emitted = {(e["event_id"], e["seq"]): e for raw in lines for e in pipeline.process(raw).events}
+    assert {seq for _, seq in trigger} >= {0, 1}  # the incident opens and goes on live
+    for key, i in trigger.items():
+        bin_end = epoch(emitted[key]["emitted_at"])
+        # every source reports every 5 minutes: the first record a lateness past the bin's end
+        assert epoch(orjson.loads(live[i])["ts"]) == bin_end + config.lateness_seconds
 
 
 def test_feeds_interleave_in_their_own_order_and_end_together() -> None:
