@@ -27,9 +27,6 @@ import sys
 import tempfile
 import time
 import uuid
-from bisect import bisect_left
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
