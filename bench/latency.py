@@ -77,6 +77,7 @@ def start_worker(settings: WorkerSettings, tmp: Path) -> subprocess.Popen[bytes]
         "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
         "RW_PARTITIONS": str(settings.partitions),
         "RW_METRICS_PORT": "0",
+        "RW_CHECKPOINT_MAX_SHARE": "0.1",  # as the published figures were measured
         "RW_STATE_DIR": str(tmp / "state"),
         "RW_WEB_PORT": "26266",
     }

@@ -186,6 +186,7 @@ def run(args: argparse.Namespace, bootstrap: str, tmp: Path) -> tuple[list[Sampl
         "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
         "RW_PARTITIONS": "4",
         "RW_METRICS_PORT": "0",
+        "RW_CHECKPOINT_MAX_SHARE": "0.1",  # 100,000 series: checkpoints must not take all the time
         "RW_STATE_DIR": str(tmp / "state"),
         "RW_WEB_PORT": "26166",
     }

@@ -156,6 +156,7 @@ def run_workers(
         "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
         "RW_PARTITIONS": str(settings.partitions),
         "RW_METRICS_PORT": "0",
+        "RW_CHECKPOINT_MAX_SHARE": "0.1",  # as the published figures were measured
     }
     procs = []
     for i in range(count):

@@ -149,7 +149,7 @@ class RecordHandler:
         merge_idle_seconds: float = 1.0,
         checkpoint_every_records: int = 5000,
         checkpoint_interval_seconds: float = 1.0,
-        checkpoint_max_share: float = 0.1,
+        checkpoint_max_share: float = 1.0,
         backlog: Callable[[str, int, int], bool] | None = None,
         cost_clock: Callable[[], float] = time.perf_counter,
     ) -> None:
