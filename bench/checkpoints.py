@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
+from bench.workers import start_worker, stop_worker
 from detectors.config import load_config
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import scenario
@@ -99,26 +99,8 @@ def worker(
 ) -> tuple[float, int]:
     """(records/s between first and last commit, changelog messages) of one worker process."""
     app_id = f"ck-{policy}-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "RW_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "RW_APP_ID": app_id,
-        "RW_TRAFFIC_TOPIC": settings.traffic_topic,
-        "RW_REACHABILITY_TOPIC": settings.reachability_topic,
-        "RW_EVENTS_TOPIC": settings.events_topic,
-        "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
-        "RW_PARTITIONS": str(settings.partitions),
-        "RW_METRICS_PORT": "0",
-        "RW_CHECKPOINT_POLICY": policy,
-        "RW_STATE_DIR": str(tmp / app_id),
-    }
-    log = (tmp / f"{app_id}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp / f"{app_id}.log"
+    proc = start_worker(settings, tmp / app_id, log, RW_APP_ID=app_id, RW_CHECKPOINT_POLICY=policy)
     watcher = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=app_id, enable_auto_commit=False
     )
@@ -141,7 +123,7 @@ def worker(
                 rate = (done - first[1]) / (now - first[0])
                 break
             if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode}, see {log.name}")
+                raise RuntimeError(f"worker exited with {proc.returncode}, see {log}")
         else:
             raise TimeoutError("the worker did not catch up within an hour")
         # Messages sent to the changelog: its end offsets. (Its bytes cannot be read back: the
@@ -154,12 +136,7 @@ def worker(
         return rate, count
     finally:
         watcher.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_worker(proc)
 
 
 def main() -> int:

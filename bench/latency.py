@@ -19,8 +19,6 @@ the latency is the event message's timestamp minus that record's send time. One 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,9 +35,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
 from bench.worker_perf import PORT, broker
+from bench.workers import start_worker, stop_worker
 from detectors.config import Config, load_config
 from detectors.pipeline import Pipeline
-from detectors.records import Sample, decode_sample
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import scenario
 from streams.kafka_io import _route, create_topics
@@ -66,30 +64,6 @@ def interleave(feeds: list[list[bytes]]) -> list[bytes]:
     return [line for _, _, line in keyed]
 
 
-def start_worker(settings: WorkerSettings, tmp: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "RW_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "RW_APP_ID": settings.app_id,
-        "RW_TRAFFIC_TOPIC": settings.traffic_topic,
-        "RW_REACHABILITY_TOPIC": settings.reachability_topic,
-        "RW_EVENTS_TOPIC": settings.events_topic,
-        "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
-        "RW_PARTITIONS": str(settings.partitions),
-        "RW_METRICS_PORT": "0",
-        "RW_CHECKPOINT_MAX_SHARE": "0.1",  # as the published figures were measured
-        "RW_STATE_DIR": str(tmp / "state"),
-        "RW_WEB_PORT": "26266",
-    }
-    log = (tmp / "worker.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
 def wait_until_assigned(settings: WorkerSettings, worker: subprocess.Popen[bytes]) -> None:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
@@ -110,10 +84,10 @@ def wait_until_assigned(settings: WorkerSettings, worker: subprocess.Popen[bytes
         admin.close()
 
 
-def send(settings: WorkerSettings, lines: list[bytes], rate: float) -> list[tuple[Sample, float]]:
-    """Send at `rate` records/s; return each record and its send time (s)."""
+def send(settings: WorkerSettings, lines: list[bytes], rate: float) -> list[float]:
+    """Send at `rate` records/s, each stamped with its send time; return those times (s)."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5)
-    sent: list[tuple[Sample, float]] = []
+    sent: list[float] = []
     started = time.time()
     for n, raw in enumerate(lines):
         ahead = started + n / rate - time.time()
@@ -122,9 +96,7 @@ def send(settings: WorkerSettings, lines: list[bytes], rate: float) -> list[tupl
         topic, key, _ = _route(settings, raw)
         now_ms = int(time.time() * 1000)
         producer.send(topic, key=key, value=raw, timestamp_ms=now_ms)
-        sample = decode_sample(raw, 1 << 20)
-        assert isinstance(sample, Sample), sample
-        sent.append((sample, now_ms / 1000))
+        sent.append(now_ms / 1000)
     producer.flush()
     producer.close()
     return sent
@@ -227,7 +199,13 @@ def measure(rate: float, warm: list[bytes], live: list[bytes], config: Config, t
     create_topics(settings)
     run_dir = tmp / tag
     run_dir.mkdir()
-    worker = start_worker(settings, run_dir)
+    worker = start_worker(
+        settings,
+        run_dir / "state",
+        run_dir / "worker.log",
+        RW_WEB_PORT="26266",
+        RW_CHECKPOINT_MAX_SHARE="0.1",  # as the published figures were measured
+    )
     try:
         wait_until_assigned(settings, worker)
         send(settings, warm, float("inf"))
@@ -239,11 +217,7 @@ def measure(rate: float, warm: list[bytes], live: list[bytes], config: Config, t
         time.sleep(10)  # the last bins close on event time, which stopped with the feed
         events = read_events(settings, quiet_seconds=10)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
     trigger = triggers(warm, live, config)
     latencies, unmeasured = [], 0
     for event, at in events:
@@ -251,7 +225,7 @@ def measure(rate: float, warm: list[bytes], live: list[bytes], config: Config, t
         if i is None:
             unmeasured += int(at >= live_from)  # not the core's: should not happen
             continue  # else about the warm-up
-        latencies.append(1000 * (at - sent[i][1]))
+        latencies.append(1000 * (at - sent[i]))
     return Run(rate, len(sent), achieved, latencies, unmeasured)
 
 

@@ -22,7 +22,6 @@ import argparse
 import math
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
+from bench.workers import start_worker, stop_worker
 from detectors.events import iso
 from streams.kafka_io import create_topics
 from streams.settings import WorkerSettings
@@ -176,26 +176,12 @@ def run(args: argparse.Namespace, bootstrap: str, tmp: Path) -> tuple[list[Sampl
         partitions=4,
     )
     create_topics(settings)
-    env = {
-        **os.environ,
-        "RW_BOOTSTRAP_SERVERS": bootstrap,
-        "RW_APP_ID": settings.app_id,
-        "RW_TRAFFIC_TOPIC": settings.traffic_topic,
-        "RW_REACHABILITY_TOPIC": settings.reachability_topic,
-        "RW_EVENTS_TOPIC": settings.events_topic,
-        "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
-        "RW_PARTITIONS": "4",
-        "RW_METRICS_PORT": "0",
-        "RW_CHECKPOINT_MAX_SHARE": "0.1",  # 100,000 series: checkpoints must not take all the time
-        "RW_STATE_DIR": str(tmp / "state"),
-        "RW_WEB_PORT": "26166",
-    }
-    log = (tmp / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    worker = start_worker(
+        settings,
+        tmp / "state",
+        tmp / "worker.log",
+        RW_WEB_PORT="26166",
+        RW_CHECKPOINT_MAX_SHARE="0.1",  # 100,000 series: checkpoints must not take all the time
     )
     feed = Feed(settings, args.series, args.cadence, args.speedup, args.duration)
     watcher = KafkaConsumer(
@@ -228,12 +214,7 @@ def run(args: argparse.Namespace, bootstrap: str, tmp: Path) -> tuple[list[Sampl
         feed.stop.set()
         feed.join(timeout=60)
         watcher.close()
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
     return samples, feed.rate
 
 

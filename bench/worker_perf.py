@@ -30,6 +30,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from bench.markdown import replace_section
 from bench.profile import summarize, table
 from bench.soak import Synthetic
+from bench.workers import start_worker
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import scenario
 from streams.kafka_io import _route
@@ -146,31 +147,17 @@ def run_workers(
     settings: WorkerSettings, count: int, total: int, tmp: Path, profile: Path | None = None
 ) -> float:
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "RW_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "RW_APP_ID": app_id,
-        "RW_TRAFFIC_TOPIC": settings.traffic_topic,
-        "RW_REACHABILITY_TOPIC": settings.reachability_topic,
-        "RW_EVENTS_TOPIC": settings.events_topic,
-        "RW_DEADLETTER_TOPIC": settings.deadletter_topic,
-        "RW_PARTITIONS": str(settings.partitions),
-        "RW_METRICS_PORT": "0",
-        "RW_CHECKPOINT_MAX_SHARE": "0.1",  # as the published figures were measured
-    }
-    procs = []
-    for i in range(count):
-        state = tmp / f"{app_id}-{i}"
-        state.mkdir()
-        log = (tmp / f"{app_id}-{i}.log").open("wb")
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
-                env={**env, "RW_STATE_DIR": str(state), "RW_WEB_PORT": str(26066 + i)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    procs = [
+        start_worker(
+            settings,
+            tmp / f"{app_id}-{i}",
+            tmp / f"{app_id}-{i}.log",
+            RW_APP_ID=app_id,
+            RW_WEB_PORT=str(26066 + i),
+            RW_CHECKPOINT_MAX_SHARE="0.1",  # as the published figures were measured
         )
+        for i in range(count)
+    ]
     watcher = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=app_id, enable_auto_commit=False
     )
