@@ -204,7 +204,6 @@ def measure(rate: float, warm: list[bytes], live: list[bytes], config: Config, t
         run_dir / "state",
         run_dir / "worker.log",
         RW_WEB_PORT="26266",
-        RW_CHECKPOINT_MAX_SHARE="0.1",  # as the published figures were measured
     )
     try:
         wait_until_assigned(settings, worker)

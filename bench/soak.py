@@ -181,7 +181,6 @@ def run(args: argparse.Namespace, bootstrap: str, tmp: Path) -> tuple[list[Sampl
         tmp / "state",
         tmp / "worker.log",
         RW_WEB_PORT="26166",
-        RW_CHECKPOINT_MAX_SHARE="0.1",  # 100,000 series: checkpoints must not take all the time
     )
     feed = Feed(settings, args.series, args.cadence, args.speedup, args.duration)
     watcher = KafkaConsumer(

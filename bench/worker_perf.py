@@ -154,7 +154,6 @@ def run_workers(
             tmp / f"{app_id}-{i}.log",
             RW_APP_ID=app_id,
             RW_WEB_PORT=str(26066 + i),
-            RW_CHECKPOINT_MAX_SHARE="0.1",  # as the published figures were measured
         )
         for i in range(count)
     ]

@@ -16,6 +16,8 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from detectors.config import Config, load_config
+from streams import faust_fixes
+from streams.commitwatch import CommitWatch, PartitionProgress
 from streams.deadletter import deadletter_headers
 from streams.handler import Inbound, Output, RecordHandler
 from streams.observer import NullObserver, WorkerObserver
@@ -34,6 +36,11 @@ ROCKSDB_OPTIONS = {
     "block_cache_size": 8 * 1024 * 1024,
 }
 PROGRESS_LOG_SECONDS = 30.0
+# How long an input partition's commit may stay in front of acknowledged records (or behind the
+# broker with nothing coming) before it is read again from the commit: many commit intervals,
+# so only a commit that cannot move is taken for stuck.
+COMMIT_STALL_SECONDS = 30.0
+COMMIT_WATCH_SECONDS = 5.0
 
 
 def _credentials(settings: WorkerSettings) -> Any:
@@ -58,6 +65,7 @@ def create_app(
     settings: WorkerSettings, config: Config | None = None, observer: WorkerObserver | None = None
 ) -> faust.App:
     """Build the worker app. `config` defaults to the file named in settings (or the packaged one)."""
+    faust_fixes.apply()
     config = config or load_config(settings.detector_config)
     observer = observer or NullObserver()
     app = faust.App(
@@ -109,12 +117,14 @@ def create_app(
         value: bytes | None = table.get(country.encode())
         return value
 
-    def backlog(topic: str, partition: int, last_offset: int) -> bool:
+    def backlog(topic: str, partition: int, last_offset: int) -> bool | None:
         try:
             highwater = app.consumer.highwater(TP(topic, partition))
-        except Exception:  # not assigned yet, or no fetch response so far: cannot tell
-            return False
-        return bool(highwater) and last_offset + 1 < highwater
+        except Exception:  # not assigned yet: cannot tell
+            return None
+        if highwater is None:  # no fetch response for it so far
+            return None
+        return last_offset + 1 < highwater
 
     handler = RecordHandler(
         config,
@@ -193,6 +203,53 @@ def create_app(
     @app.timer(PROGRESS_LOG_SECONDS)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
         log.info("progress: %s", handler.progress())
+
+    watch = CommitWatch(max(COMMIT_STALL_SECONDS, 10 * settings.commit_interval_seconds))
+
+    def highwater(tp: TP) -> int | None:
+        try:
+            value: int | None = app.consumer.highwater(tp)
+        except Exception:  # not assigned (any more)
+            return None
+        return value
+
+    @app.timer(COMMIT_WATCH_SECONDS)  # type: ignore[untyped-decorator]
+    async def rewind_stuck_partitions() -> None:
+        """Read a partition again from its commit when the commit can no longer move: see
+        streams/commitwatch.py. Faust's committed offsets are its own (faust-streaming is
+        pinned); a rebalance seeks every partition to its commit anyway, so none is watched
+        while one runs."""
+        consumer: Any = app.consumer  # the transport's Consumer, whose offsets are read here
+        if app.rebalancing or not app.flow_control.is_active():
+            watch.forget_all()
+            return
+        now = time.monotonic()
+        for tp in list(consumer.assignment()):
+            if tp.topic not in handler.topics:
+                continue
+            key = (tp.topic, tp.partition)
+            progress = PartitionProgress(
+                committed=consumer._committed_offset.get(tp),
+                acked_through=handler.acked_through.get(key),
+                received=handler.received.get(key),
+                highwater=highwater(tp),
+            )
+            if not watch.check(tp, progress, now) or progress.committed is None:
+                continue
+            log.warning(
+                "%s[%d]: commit stuck at %d for %.0f s (acknowledged through %s, received "
+                "through %s, broker end %s): some records were never delivered; reading the "
+                "partition again from its commit",
+                tp.topic,
+                tp.partition,
+                progress.committed,
+                watch.stall_seconds,
+                progress.acked_through,
+                progress.received,
+                progress.highwater,
+            )
+            observer.rewound(tp.topic)
+            await consumer.seek(tp, progress.committed)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app_: faust.App, revoked: set[Any], **kwargs: Any) -> None:

@@ -11,10 +11,10 @@ and restored on its own.
 Ordering. A consumer may fetch hours of one topic before the other. Like Kafka Streams' task
 synchronisation, each partition's two queues are merged by event time. When one queue is empty
 and its topic's newest record is older than the next record of the other, the merge waits for
-it: for `merge_idle_seconds` when the topic is caught up and only a little behind, and up to
-`MAX_WAIT_SECONDS` while it has a backlog on the broker or is further behind than the allowed
-lateness, counted from when the waiting began. Each source keeps its own order, so
-the core sees what `replay` sees.
+it: up to `MAX_WAIT_SECONDS` while it has a backlog on the broker, or while it is further behind
+than the allowed lateness and whether it has one cannot be told yet; otherwise (caught up: the
+source itself is late or silent) for `merge_idle_seconds`. Both count from when the waiting
+began. Each source keeps its own order, so the core sees what `replay` sees.
 
 Delivery (at least once). A record's offset is acknowledged only after a checkpoint of its
 partition holds the state it changed: per evaluated bin ("bin"), per record ("record"), or only
@@ -37,7 +37,7 @@ import pickle
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from math import inf
 from typing import Any, Literal
@@ -118,7 +118,7 @@ class PartitionState:
     # waiting for a topic (a topic that brings a record is no longer waited for)
     countries: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
-    unacked: list[Any] = field(default_factory=list)
+    unacked: list[Inbound] = field(default_factory=list)  # processed, skipped or dead
     since_checkpoint: int = 0
     bin_evaluated: bool = False
     gave_up: set[str] = field(default_factory=set)  # topics whose backlog stopped holding
@@ -149,8 +149,8 @@ class RecordHandler:
         merge_idle_seconds: float = 1.0,
         checkpoint_every_records: int = 5000,
         checkpoint_interval_seconds: float = 1.0,
-        checkpoint_max_share: float = 1.0,
-        backlog: Callable[[str, int, int], bool] | None = None,
+        checkpoint_max_share: float = 0.1,
+        backlog: Callable[[str, int, int], bool | None] | None = None,
         cost_clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if not 0 < checkpoint_max_share <= 1:
@@ -164,12 +164,16 @@ class RecordHandler:
         self.checkpoint_interval = checkpoint_interval_seconds
         self.checkpoint_max_share = checkpoint_max_share
         self.cost_clock = cost_clock  # times the encoding of a checkpoint
-        # backlog(topic, partition, last offset received): more is waiting on the broker.
-        self.backlog = backlog or (lambda topic, partition, last: False)
+        # backlog(topic, partition, last offset received): more is waiting on the broker (True),
+        # the topic is caught up (False), or the consumer cannot tell yet (None).
+        self.backlog = backlog or (lambda topic, partition, last: None)
         self.received: dict[TP, int] = {}
         self.partitions: dict[int, PartitionState] = {}
         self.offsets: dict[str, dict[TP, int]] = {}  # country -> last offset folded in, per TP
         self.partition_of: dict[str, int] = {}  # country -> the partition its records come on
+        # Per input topic-partition: every record up to this offset was acknowledged with a
+        # checkpoint (as of the partition's last one).
+        self.acked_through: dict[TP, int] = {}
         self.stats = HandlerStats()
 
     # -- intake -------------------------------------------------------------------------------
@@ -189,7 +193,7 @@ class RecordHandler:
             part.gave_up.discard(inbound.topic)
             self._drain(inbound.partition, part, now, out)
         if self._checkpoint_due(part, now):
-            self._checkpoint(part, now, out)
+            self._checkpoint(inbound.partition, part, now, out)
         return out
 
     def tick(self, now: float) -> Output:
@@ -201,7 +205,7 @@ class RecordHandler:
         for partition, part in list(self.partitions.items()):
             self._drain(partition, part, now, out)
             if self._checkpoint_due(part, now):
-                self._checkpoint(part, now, out)
+                self._checkpoint(partition, part, now, out)
         return out
 
     def revoke(self, partitions: set[int]) -> None:
@@ -217,6 +221,7 @@ class RecordHandler:
                 self.partition_of.pop(country, None)
         for tp in [tp for tp in self.received if tp[1] in partitions]:
             del self.received[tp]
+            self.acked_through.pop(tp, None)
 
     def progress(self) -> str:
         """One line for the log: what came in, what waits in the merge, what was saved."""
@@ -303,7 +308,7 @@ class RecordHandler:
         self._ensure_loaded(country, inbound.partition, part)
         if self._already_folded(country, inbound):
             self.stats.skipped += 1
-            part.unacked.append(inbound.token)
+            part.unacked.append(inbound)
             return None
         return decoded
 
@@ -329,26 +334,29 @@ class RecordHandler:
             inbound, sample = part.queues[topic].popleft()
             self._process(inbound, sample, part, now, out)
             if self.policy == "record":
-                self._checkpoint(part, now, out)
+                self._checkpoint(partition, part, now, out)
 
     def _may_bring_more(
         self, topic: str, head: float, partition: int, part: PartitionState, now: float
     ) -> bool:
         """Whether the merge should go on waiting for `topic` before releasing `head`.
 
-        A short wait (`merge_idle`) when the topic is caught up and only a little behind: the
-        core takes a skew of up to the allowed lateness in its stride. A long one
-        (MAX_WAIT_SECONDS) while the topic has a backlog on the broker, or when releasing would
-        put the other topic further ahead than that: far enough ahead, the core would judge the
-        lagging source silent and evaluate bins without it. Both count from when waiting began;
-        a topic that delivers a record is waited for afresh.
+        A long wait (MAX_WAIT_SECONDS) while the topic has a backlog on the broker, or while
+        releasing would put the other topic further ahead than the allowed lateness and the
+        consumer cannot tell yet whether a backlog waits: far enough ahead, the core would judge
+        a source silent that is only lagging in this consumer. A short one (`merge_idle`)
+        otherwise: a little behind, the core takes the skew in its stride; and a caught-up topic
+        far behind is late or silent at its source (a shutdown silences probes too), which the
+        core judges as `replay` does, so holding the other back would only delay events. Both
+        count from when waiting began; a topic that delivers a record is waited for afresh.
         """
         waited = now - part.waiting_since.setdefault(topic, now)
         newest = part.newest.get(topic)
         lead = head - newest if newest is not None else 0.0
         last = self.received.get((topic, partition), -1)
         far = lead > self.pipeline.config.lateness_seconds
-        if not far and not self.backlog(topic, partition, last):
+        backlog = self.backlog(topic, partition, last)
+        if backlog is False or (backlog is None and not far):
             return waited < self.merge_idle
         if waited < MAX_WAIT_SECONDS:
             return True
@@ -379,7 +387,7 @@ class RecordHandler:
         self, inbound: Inbound, sample: Sample, part: PartitionState, now: float, out: Output
     ) -> None:
         country = sample.key.country
-        part.unacked.append(inbound.token)
+        part.unacked.append(inbound)
         if self._already_folded(country, inbound):
             # Delivered again while its first copy waited in the queue (after a rebalance).
             self.stats.skipped += 1
@@ -405,7 +413,7 @@ class RecordHandler:
         self, out: Output, part: PartitionState, inbound: Inbound, rejection: Rejection
     ) -> None:
         out.dead.append((inbound, rejection))
-        part.unacked.append(inbound.token)
+        part.unacked.append(inbound)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -427,8 +435,29 @@ class RecordHandler:
         self.pipeline.frontier = max(self.pipeline.frontier, monitor.max_ts)
         self.stats.restored += 1
 
+    @staticmethod
+    def _ackable(part: PartitionState) -> Iterator[Inbound]:
+        """The records a checkpoint may acknowledge: not one past a record of its own
+        topic-partition still waiting in the merge. Faust commits over a single unacknowledged
+        offset in front of acknowledged ones (faust-streaming #606), so a dead letter acked
+        while an earlier record waits would lose that record in a crash."""
+        heads = {topic: queue[0][0].offset for topic, queue in part.queues.items() if queue}
+        for inbound in part.unacked:
+            head = heads.get(inbound.topic)
+            if head is None or inbound.offset < head:
+                yield inbound
+
+    def _mark_acked(self, partition: int, part: PartitionState) -> None:
+        """Everything received is acknowledged now, but what still waits in the merge."""
+        for topic, queue in part.queues.items():
+            tp = (topic, partition)
+            if queue:
+                self.acked_through[tp] = queue[0][0].offset - 1
+            elif tp in self.received:
+                self.acked_through[tp] = self.received[tp]
+
     def _checkpoint_due(self, part: PartitionState, now: float) -> bool:
-        if not (part.unacked or part.dirty):
+        if not (part.dirty or any(True for _ in self._ackable(part))):
             return False
         if self.policy == "record":
             return True  # also acks of records that went no further than the merge
@@ -440,7 +469,7 @@ class RecordHandler:
             return True
         return now - part.last_checkpoint >= self.checkpoint_interval
 
-    def _checkpoint(self, part: PartitionState, now: float, out: Output) -> None:
+    def _checkpoint(self, partition: int, part: PartitionState, now: float, out: Output) -> None:
         """The state of every changed country of one partition, and the acks it makes safe."""
         started = self.cost_clock()
         for country in part.dirty:
@@ -451,8 +480,10 @@ class RecordHandler:
             out.checkpoints.append((country, data))
             self.stats.checkpoint_bytes += len(data)
         self.stats.checkpoints += 1
-        out.acks += part.unacked
-        part.unacked = []
+        ackable = set(map(id, self._ackable(part)))
+        out.acks += [inbound.token for inbound in part.unacked if id(inbound) in ackable]
+        part.unacked = [inbound for inbound in part.unacked if id(inbound) not in ackable]
+        self._mark_acked(partition, part)
         part.dirty = set()
         part.since_checkpoint = 0
         part.bin_evaluated = False

@@ -438,6 +438,13 @@ class WorkerMetrics:
             "Bytes of country state written to the state table.",
             registry=registry,
         )
+        self.rewinds_total = Counter(
+            "rw_commit_rewinds",
+            "Input partitions read again from their commit because it had stopped in front of "
+            "records the consumer never delivered (see streams/commitwatch.py).",
+            ["topic"],
+            registry=registry,
+        )
         self.config_loads_total = Counter(
             "rw_config_loads",
             "Detector configs loaded (at start and on each reload).",
@@ -465,6 +472,7 @@ class WorkerMetrics:
         self._durations[topic] = self.processing.labels(topic)
         for reason in ERROR_TYPES:
             self._dead[(topic, reason)] = self.dead_lettered_total.labels(topic, reason)
+        self.rewinds_total.labels(topic)
 
     # -- WorkerObserver ---------------------------------------------------------------------
 
@@ -514,6 +522,9 @@ class WorkerMetrics:
         if countries:
             self.checkpoints_total.inc(countries)
             self.checkpoint_bytes_total.inc(size)
+
+    def rewound(self, topic: str) -> None:
+        self.rewinds_total.labels(topic).inc()
 
     def config_loaded(self, fingerprint: str) -> None:
         self.config_loads_total.inc()

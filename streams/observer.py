@@ -27,6 +27,9 @@ class WorkerObserver(Protocol):
     def config_loaded(self, fingerprint: str) -> None:
         """A detector config was loaded, at start or on SIGHUP."""
 
+    def rewound(self, topic: str) -> None:
+        """An input partition of `topic` is read again from its commit, which had stopped."""
+
 
 class NullObserver:
     """Observes nothing: the default when no metrics are wanted."""
@@ -50,4 +53,7 @@ class NullObserver:
         pass
 
     def config_loaded(self, fingerprint: str) -> None:
+        pass
+
+    def rewound(self, topic: str) -> None:
         pass

@@ -66,12 +66,12 @@ class WorkerSettings(BaseSettings):
     checkpoint_every_records: int = Field(default=5000, ge=1)
     checkpoint_interval_seconds: float = Field(default=1.0, gt=0)
     checkpoint_max_share: float = Field(
-        default=1.0,
+        default=0.1,
         gt=0,
         le=1,
         description="the largest share of the time spent writing checkpoints: after one that took"
         " t seconds a partition waits t*(1/share-1) before the next (not with policy record);"
-        " 1 (the default) never waits; 0.1 for large states",
+        " 1 never waits",
     )
     merge_idle_seconds: float = Field(
         default=1.0,

@@ -133,6 +133,25 @@ def test_a_killed_worker_resumes_without_losing_or_duplicating(
     assert "rw-country-state-changelog" in restored and "Restore complete" in restored
 
 
+def test_records_the_consumer_never_delivered_are_read_again_from_the_commit(
+    deployment: Deployment,
+) -> None:
+    """Everything from the incident on is lost between consumer and handler the first time: the
+    commit stops at it, the worker reads the partitions again from there and then emits what
+    replay emits, and commits everything."""
+    lines = pk_lines("2023-12-13T00:00:00")
+    expected = replay(lines, load_config()).events
+    deployment.start_worker(
+        0, module="tests.integration.dropping_worker", RW_TEST_DROP_FROM="2023-12-17T12:00:00Z"
+    )
+    deployment.produce(lines)
+    events = deployment.events(resolved(), timeout=300)
+    assert_same_messages(events, expected)
+    deployment.wait_committed(timeout=120)
+    log = (deployment.tmp / "worker-0.log").read_text(errors="replace")
+    assert "some records were never delivered; reading the partition again" in log
+
+
 def test_sighup_reloads_the_detector_config_without_losing_state(
     deployment: Deployment, tmp_path: Path
 ) -> None:

@@ -60,7 +60,9 @@ class Deployment:
     def create_topics(self) -> None:
         create_topics(self.settings())
 
-    def start_worker(self, index: int = 0, **extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, index: int = 0, module: str = "streams.cli", **extra: str
+    ) -> subprocess.Popen[bytes]:
         state = self.tmp / f"state-{index}"
         state.mkdir(parents=True, exist_ok=True)
         env = {
@@ -72,7 +74,7 @@ class Deployment:
         }
         log = (self.tmp / f"worker-{index}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", module, "worker", "--loglevel", "info"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -258,6 +258,42 @@ def test_a_record_is_acknowledged_only_once_a_checkpoint_holds_it(
             assert saved.get(tp, -1) >= max(done), (policy, tp)
 
 
+def test_a_dead_letter_is_not_acknowledged_past_a_record_still_waiting_in_the_merge() -> None:
+    """Faust would commit over the waiting record (faust-streaming #606) and a crash lose it."""
+    broker = Broker()
+    handler = new_handler(broker, merge_idle_seconds=1.0, checkpoint_interval_seconds=0.1)
+    now = time.time()
+    waiting = Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0), Token(broker, (TRAFFIC, 0), 0))
+    garbage = Inbound(TRAFFIC, 0, 1, b"PK", b"{not json", Token(broker, (TRAFFIC, 0), 1))
+    broker.publish(handler.receive(waiting, now))
+    out = handler.receive(garbage, now)
+    broker.publish(out)
+    assert [r.error_type for _, r in out.dead] == ["json"]
+    broker.publish(handler.tick(now + 0.5))  # a checkpoint is due on the timer
+    assert broker.acked[(TRAFFIC, 0)] == set()
+    assert TRAFFIC not in {tp[0] for tp in handler.acked_through}
+    broker.publish(handler.tick(now + 1.5))  # the merge gave up waiting: both go
+    broker.publish(handler.tick(now + 3))
+    assert broker.acked[(TRAFFIC, 0)] == {0, 1}
+    assert handler.acked_through[(TRAFFIC, 0)] == 1
+
+
+def test_acknowledged_through_follows_the_checkpoints_and_stops_before_the_merge() -> None:
+    broker = Broker()
+    handler = new_handler(broker, merge_idle_seconds=1.0, checkpoint_interval_seconds=0.1)
+    now = time.time()
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 1, b"PK", traffic(START + 300, 1.0)), now)
+    handler.tick(now + 0.5)  # checkpointed: traffic 1 still waits for the probes
+    assert handler.acked_through == {(REACH, 0): 0, (TRAFFIC, 0): 0}
+    handler.tick(now + 2)
+    handler.tick(now + 4)
+    assert handler.acked_through == {(REACH, 0): 0, (TRAFFIC, 0): 1}
+    handler.revoke({0})
+    assert handler.acked_through == {}
+
+
 def test_per_record_policy_checkpoints_after_every_record_and_per_bin_once_per_bin(
     lines: list[bytes],
 ) -> None:
@@ -500,9 +536,10 @@ def test_after_a_quiet_spell_the_merge_waits_again_for_the_other_topic() -> None
     assert handler.pipeline.accepted == 4  # they came: both go, in event-time order
 
 
-def test_a_topic_far_behind_is_waited_for_longer() -> None:
-    """Released an hour ahead, traffic would make the probe feed look silent to the core."""
-    handler = new_handler(Broker(), merge_idle_seconds=1.0)
+def test_a_topic_far_behind_is_waited_for_longer_until_it_is_known_to_be_caught_up() -> None:
+    """Released an hour ahead, traffic would make the probe feed look silent to the core: while
+    the consumer cannot tell whether the probe topic has a backlog, the merge waits for it."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last: None)
     now = time.time()
     handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
     handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
@@ -516,6 +553,20 @@ def test_a_topic_far_behind_is_waited_for_longer() -> None:
     assert handler.pipeline.accepted == 3  # an hour ahead: wait for the probes
     handler.tick(now + 2.5 + MAX_WAIT_SECONDS)
     assert handler.pipeline.accepted == 4  # they never came
+
+
+def test_a_caught_up_topic_far_behind_is_a_silent_source_and_waited_for_briefly() -> None:
+    """Probes silenced by a shutdown: nothing waits on the broker, so holding traffic back for
+    long would only delay the event (the core judges the silence as replay does)."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0)  # the Broker's topics: caught up
+    now = time.time()
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 1, b"PK", traffic(START + 3900, 1.0)), now + 1)
+    handler.tick(now + 1.5)
+    assert handler.pipeline.accepted == 2
+    handler.tick(now + 2.5)
+    assert handler.pipeline.accepted == 3
 
 
 def test_a_topic_already_past_the_next_record_does_not_hold_it_back() -> None:
