@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-soak bench-worker bench-latency clean
+.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-soak bench-worker bench-latency bench-reliability clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,9 @@ bench-worker: venv
 
 bench-latency: venv
 	$(BIN)/python -m bench.latency --write
+
+bench-reliability: venv
+	$(BIN)/python -m bench.reliability --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
