@@ -81,13 +81,15 @@ ROWS = [
 
 
 def outcomes(node: str, report: ET.Element) -> list[bool]:
-    """Whether each test case of a pytest node id (a test or a whole file) passed."""
+    """Whether each test case of a pytest node id (a test, all its parameters, or a whole file)
+    passed."""
     path, _, name = node.partition("::")
     classname = path.removesuffix(".py").replace("/", ".")
     cases = [
         case
         for case in report.iter("testcase")
-        if case.get("classname") == classname and (not name or case.get("name") == name)
+        if case.get("classname") == classname
+        and (not name or case.get("name", "").split("[")[0] == name)  # parametrized: name[id]
     ]
     return [not any(c.tag in ("failure", "error", "skipped") for c in case) for case in cases]
 

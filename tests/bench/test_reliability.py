@@ -10,6 +10,7 @@ REPORT = ET.fromstring(
     """<testsuites><testsuite>
     <testcase classname="tests.integration.test_worker" name="test_a"/>
     <testcase classname="tests.integration.test_worker" name="test_b"><failure/></testcase>
+    <testcase classname="tests.integration.test_worker" name="test_c[sasl_ssl]"/>
     <testcase classname="tests.streams.test_settings" name="test_x"/>
     <testcase classname="tests.streams.test_settings" name="test_y"><skipped/></testcase>
     </testsuite></testsuites>"""
@@ -20,6 +21,10 @@ def test_a_test_node_is_its_own_case() -> None:
     assert outcomes("tests/integration/test_worker.py::test_a", REPORT) == [True]
     assert outcomes("tests/integration/test_worker.py::test_b", REPORT) == [False]
     assert outcomes("tests/integration/test_worker.py::test_gone", REPORT) == []
+
+
+def test_a_parametrized_test_is_all_its_parameters() -> None:
+    assert outcomes("tests/integration/test_worker.py::test_c", REPORT) == [True]
 
 
 def test_a_file_node_is_all_its_cases_and_a_skip_is_not_a_pass() -> None:
