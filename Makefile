@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-soak bench-worker bench-latency bench-reliability clean
+.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-core bench-scaleout bench-soak bench-worker bench-latency bench-reliability clean
 
 venv: $(STAMP)
 
@@ -37,8 +37,15 @@ kafka-up:
 kafka-down:
 	bash deploy/kafka/kafka.sh down
 
-bench-perf: venv
+# Every performance figure of BENCHMARKS.md: the core, the worker (with a py-spy profile),
+# scale-out on an even spread, and watermark-to-event latency (about 45 minutes in all).
+bench-perf: bench-core bench-worker bench-scaleout bench-latency
+
+bench-core: venv
 	$(BIN)/python -m bench.perf --write
+
+bench-scaleout: venv
+	$(BIN)/python -m bench.worker_perf --synthetic 20000x15 --write
 
 bench-quality: venv
 	$(BIN)/python -m bench.quality --write
@@ -50,7 +57,7 @@ bench-worker: venv
 	$(BIN)/python -m bench.worker_perf --profile --write
 
 bench-latency: venv
-	$(BIN)/python -m bench.latency --write
+	$(BIN)/python -m bench.latency --rates 333,1000,3000 --write
 
 bench-reliability: venv
 	$(BIN)/python -m bench.reliability --write

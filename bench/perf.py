@@ -1,4 +1,4 @@
-"""Performance benchmarks of the detection core (and, with --worker, of the live worker).
+"""Performance benchmarks of the detection core (`make bench-perf` also runs the worker ones).
 
 Each figure comes with its reference measured side by side in the same run, in alternating
 rounds, and medians are reported: the machines are shared and noisy.
