@@ -117,14 +117,12 @@ def create_app(
         value: bytes | None = table.get(country.encode())
         return value
 
-    def backlog(topic: str, partition: int, last_offset: int) -> bool | None:
+    def backlog(topic: str, partition: int, last_offset: int) -> bool:
         try:
             highwater = app.consumer.highwater(TP(topic, partition))
-        except Exception:  # not assigned yet: cannot tell
-            return None
-        if highwater is None:  # no fetch response for it so far
-            return None
-        return last_offset + 1 < highwater
+        except Exception:  # not assigned yet, or no fetch response so far: cannot tell
+            return False
+        return bool(highwater) and last_offset + 1 < highwater
 
     handler = RecordHandler(
         config,
