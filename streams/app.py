@@ -117,12 +117,17 @@ def create_app(
         value: bytes | None = table.get(country.encode())
         return value
 
-    def backlog(topic: str, partition: int, last_offset: int) -> bool:
+    def highwater(tp: TP) -> int | None:
+        """The partition's end as of its last fetch response; None if not known."""
         try:
-            highwater = app.consumer.highwater(TP(topic, partition))
-        except Exception:  # not assigned yet, or no fetch response so far: cannot tell
-            return False
-        return bool(highwater) and last_offset + 1 < highwater
+            value: int | None = app.consumer.highwater(tp)
+        except Exception:  # not assigned (yet, or any more)
+            return None
+        return value
+
+    def backlog(topic: str, partition: int, last_offset: int) -> bool:
+        end = highwater(TP(topic, partition))
+        return end is not None and last_offset + 1 < end
 
     handler = RecordHandler(
         config,
@@ -203,13 +208,6 @@ def create_app(
         log.info("progress: %s", handler.progress())
 
     watch = CommitWatch(max(COMMIT_STALL_SECONDS, 10 * settings.commit_interval_seconds))
-
-    def highwater(tp: TP) -> int | None:
-        try:
-            value: int | None = app.consumer.highwater(tp)
-        except Exception:  # not assigned (any more)
-            return None
-        return value
 
     @app.timer(COMMIT_WATCH_SECONDS)  # type: ignore[untyped-decorator]
     async def rewind_stuck_partitions() -> None:

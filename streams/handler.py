@@ -37,7 +37,7 @@ import pickle
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import inf
 from typing import Any, Literal
@@ -432,16 +432,18 @@ class RecordHandler:
         self.stats.restored += 1
 
     @staticmethod
-    def _ackable(part: PartitionState) -> Iterator[Inbound]:
-        """The records a checkpoint may acknowledge: not one past a record of its own
-        topic-partition still waiting in the merge. Faust commits over a single unacknowledged
-        offset in front of acknowledged ones (faust-streaming #606), so a dead letter acked
-        while an earlier record waits would lose that record in a crash."""
+    def _split_acks(part: PartitionState) -> tuple[list[Inbound], list[Inbound]]:
+        """(may be acknowledged now, must wait): a record waits while a record of its own
+        topic-partition before it is still in the merge. Faust commits over a single
+        unacknowledged offset in front of acknowledged ones (faust-streaming #606), so a dead
+        letter acked while an earlier record waits would lose that record in a crash."""
         heads = {topic: queue[0][0].offset for topic, queue in part.queues.items() if queue}
+        ready: list[Inbound] = []
+        held: list[Inbound] = []
         for inbound in part.unacked:
             head = heads.get(inbound.topic)
-            if head is None or inbound.offset < head:
-                yield inbound
+            (ready if head is None or inbound.offset < head else held).append(inbound)
+        return ready, held
 
     def _mark_acked(self, partition: int, part: PartitionState) -> None:
         """Everything received is acknowledged now, but what still waits in the merge."""
@@ -453,7 +455,7 @@ class RecordHandler:
                 self.acked_through[tp] = self.received[tp]
 
     def _checkpoint_due(self, part: PartitionState, now: float) -> bool:
-        if not (part.dirty or any(True for _ in self._ackable(part))):
+        if not part.dirty and not (part.unacked and self._split_acks(part)[0]):
             return False
         if self.policy == "record":
             return True  # also acks of records that went no further than the merge
@@ -476,9 +478,8 @@ class RecordHandler:
             out.checkpoints.append((country, data))
             self.stats.checkpoint_bytes += len(data)
         self.stats.checkpoints += 1
-        ackable = set(map(id, self._ackable(part)))
-        out.acks += [inbound.token for inbound in part.unacked if id(inbound) in ackable]
-        part.unacked = [inbound for inbound in part.unacked if id(inbound) not in ackable]
+        ready, part.unacked = self._split_acks(part)
+        out.acks += [inbound.token for inbound in ready]
         self._mark_acked(partition, part)
         part.dirty = set()
         part.since_checkpoint = 0
