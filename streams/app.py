@@ -125,9 +125,24 @@ def create_app(
             return None
         return value
 
-    def backlog(topic: str, partition: int, last_offset: int) -> bool:
-        end = highwater(TP(topic, partition))
-        return end is not None and last_offset + 1 < end
+    def fetched_at(tp: TP) -> float | None:
+        """Wall time of the partition's last fetch response, which set its highwater."""
+        try:  # aiokafka's, which Faust does not pass on
+            consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            ms: int | None = consumer.last_poll_timestamp(tp)
+        except Exception:  # not assigned, or not fetched yet
+            return None
+        return ms / 1000 if ms else None
+
+    def backlog(topic: str, partition: int, last_offset: int, since: float) -> bool | None:
+        tp = TP(topic, partition)
+        end = highwater(tp)
+        if end is None:
+            return None
+        if last_offset + 1 < end:
+            return True  # records never leave the log: an old highwater is as good as new
+        fetched = fetched_at(tp)
+        return False if fetched is not None and fetched >= since else None
 
     handler = RecordHandler(
         config,

@@ -11,10 +11,12 @@ and restored on its own.
 Ordering. A consumer may fetch hours of one topic before the other. Like Kafka Streams' task
 synchronisation, each partition's two queues are merged by event time. When one queue is empty
 and its topic's newest record is older than the next record of the other, the merge waits for
-it: for `merge_idle_seconds` when the topic is caught up and only a little behind, and up to
-`MAX_WAIT_SECONDS` while it has a backlog on the broker or is further behind than the allowed
-lateness, counted from when the waiting began. Each source keeps its own order, so
-the core sees what `replay` sees.
+it: up to `MAX_WAIT_SECONDS` while it has a backlog on the broker, or while it is further behind
+than the allowed lateness and is not known to be caught up; otherwise for `merge_idle_seconds`.
+Both count from when the waiting began. "Caught up" must be seen by a fetch response at least
+`merge_idle_seconds` after the waiting began: a highwater from an older fetch (the consumer skips
+partitions while others' records wait to be consumed) cannot tell a topic still being produced
+from a silent source. Each source keeps its own order, so the core sees what `replay` sees.
 
 Delivery (at least once). A record's offset is acknowledged only after a checkpoint of its
 partition holds the state it changed: per evaluated bin ("bin"), per record ("record"), or only
@@ -150,7 +152,7 @@ class RecordHandler:
         checkpoint_every_records: int = 5000,
         checkpoint_interval_seconds: float = 1.0,
         checkpoint_max_share: float = 0.1,
-        backlog: Callable[[str, int, int], bool] | None = None,
+        backlog: Callable[[str, int, int, float], bool | None] | None = None,
         cost_clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if not 0 < checkpoint_max_share <= 1:
@@ -164,8 +166,10 @@ class RecordHandler:
         self.checkpoint_interval = checkpoint_interval_seconds
         self.checkpoint_max_share = checkpoint_max_share
         self.cost_clock = cost_clock  # times the encoding of a checkpoint
-        # backlog(topic, partition, last offset received): more is waiting on the broker.
-        self.backlog = backlog or (lambda topic, partition, last: False)
+        # backlog(topic, partition, last offset received, since): more is waiting on the broker
+        # (True), a fetch response at or after wall time `since` showed none (False), or the
+        # consumer cannot tell (None).
+        self.backlog = backlog or (lambda topic, partition, last, since: None)
         self.received: dict[TP, int] = {}
         self.partitions: dict[int, PartitionState] = {}
         self.offsets: dict[str, dict[TP, int]] = {}  # country -> last offset folded in, per TP
@@ -340,19 +344,24 @@ class RecordHandler:
     ) -> bool:
         """Whether the merge should go on waiting for `topic` before releasing `head`.
 
-        A short wait (`merge_idle`) when the topic is caught up and only a little behind: the
-        core takes a skew of up to the allowed lateness in its stride. A long one
-        (MAX_WAIT_SECONDS) while the topic has a backlog on the broker, or when releasing would
-        put the other topic further ahead than that: far enough ahead, the core would judge the
-        lagging source silent and evaluate bins without it. Both count from when waiting began;
-        a topic that delivers a record is waited for afresh.
+        A long wait (MAX_WAIT_SECONDS) while the topic has a backlog on the broker, or while
+        releasing would put the other topic further ahead than the allowed lateness and no fetch
+        since the short wait ran out has shown the topic caught up: far enough ahead, the core
+        would judge a source silent that is only lagging in this consumer. A short one
+        (`merge_idle`) otherwise: a little behind, the core takes the skew in its stride; and a
+        topic still caught up after the short wait is silent at its source (a shutdown silences
+        probes too), which the core judges as `replay` does, so holding the other back would
+        only delay events. Both count from when waiting began; a topic that delivers a record
+        is waited for afresh.
         """
-        waited = now - part.waiting_since.setdefault(topic, now)
+        since = part.waiting_since.setdefault(topic, now)
+        waited = now - since
         newest = part.newest.get(topic)
         lead = head - newest if newest is not None else 0.0
         last = self.received.get((topic, partition), -1)
         far = lead > self.pipeline.config.lateness_seconds
-        if not far and not self.backlog(topic, partition, last):
+        backlog = self.backlog(topic, partition, last, since + self.merge_idle)
+        if backlog is False or (backlog is None and not far):
             return waited < self.merge_idle
         if waited < MAX_WAIT_SECONDS:
             return True

@@ -108,8 +108,8 @@ class Broker:
         for token in out.acks:
             token.ack()
 
-    def backlog(self, topic: str, partition: int, last: int) -> bool:
-        return last + 1 < len(self.logs[(topic, partition)])
+    def backlog(self, topic: str, partition: int, last: int, since: float) -> bool:
+        return last + 1 < len(self.logs[(topic, partition)])  # always freshly fetched
 
 
 @dataclass
@@ -509,7 +509,7 @@ def test_the_merge_orders_the_two_topics_by_event_time() -> None:
 def test_a_topic_with_a_backlog_holds_the_merge_until_its_records_come() -> None:
     backlog = {REACH: True}
     handler = new_handler(
-        Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last: backlog.get(t, False)
+        Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last, since: backlog.get(t, False)
     )
     now = time.time()
     for inbound in records(TRAFFIC, [traffic(START + 300 * i, 1.0) for i in range(3)]):
@@ -536,9 +536,10 @@ def test_after_a_quiet_spell_the_merge_waits_again_for_the_other_topic() -> None
     assert handler.pipeline.accepted == 4  # they came: both go, in event-time order
 
 
-def test_a_topic_far_behind_is_waited_for_longer() -> None:
-    """Released an hour ahead, traffic would make the probe feed look silent to the core."""
-    handler = new_handler(Broker(), merge_idle_seconds=1.0)
+def test_a_topic_far_behind_is_waited_for_longer_until_it_is_known_to_be_caught_up() -> None:
+    """Released an hour ahead, traffic would make the probe feed look silent to the core: while
+    the consumer cannot tell whether the probe topic has a backlog, the merge waits for it."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last, s: None)
     now = time.time()
     handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
     handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
@@ -552,6 +553,42 @@ def test_a_topic_far_behind_is_waited_for_longer() -> None:
     assert handler.pipeline.accepted == 3  # an hour ahead: wait for the probes
     handler.tick(now + 2.5 + MAX_WAIT_SECONDS)
     assert handler.pipeline.accepted == 4  # they never came
+
+
+def test_a_caught_up_topic_far_behind_is_a_silent_source_and_waited_for_briefly() -> None:
+    """Probes silenced by a shutdown: nothing waits on the broker, so holding traffic back for
+    long would only delay the event (the core judges the silence as replay does)."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0)  # the Broker's topics: caught up
+    now = time.time()
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 1, b"PK", traffic(START + 3900, 1.0)), now + 1)
+    handler.tick(now + 1.5)
+    assert handler.pipeline.accepted == 2
+    handler.tick(now + 2.5)
+    assert handler.pipeline.accepted == 3
+
+
+def test_caught_up_counts_only_from_a_fetch_after_the_short_wait() -> None:
+    """A highwater fetched before the short wait ran out may predate records still on their way
+    (the consumer skips partitions while others' records wait): it does not end a long wait."""
+    fetched = {"at": 0.0}
+    handler = new_handler(
+        Broker(),
+        merge_idle_seconds=1.0,
+        backlog=lambda t, p, last, since: False if fetched["at"] >= since else None,
+    )
+    now = time.time()
+    fetched["at"] = now
+    handler.receive(Inbound(REACH, 0, 0, b"PK", reach(START, 40, 39)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 0, b"PK", traffic(START, 1.0)), now)
+    handler.receive(Inbound(TRAFFIC, 0, 1, b"PK", traffic(START + 3900, 1.0)), now + 1)
+    fetched["at"] = now + 1.5  # caught up, but seen only half a second into the wait
+    handler.tick(now + 5)
+    assert handler.pipeline.accepted == 2
+    fetched["at"] = now + 5.5  # seen caught up again, after the short wait: a silent source
+    handler.tick(now + 5.6)
+    assert handler.pipeline.accepted == 3
 
 
 def test_a_topic_already_past_the_next_record_does_not_hold_it_back() -> None:
