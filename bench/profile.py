@@ -1,6 +1,6 @@
 """Where a worker's time goes: a py-spy profile (raw, collapsed stacks) summed into a few parts.
 
-    python -m bench.profile PROFILE.raw
+    python -m bench.profile PROFILE.raw [--top N]
 
 Each sample is charged to one part by its innermost frame that is either this project's
 (checkpoint encoding, the detection core, the worker's glue) or a framework's (Faust, mode and
@@ -77,6 +77,23 @@ def summarize(raw: str) -> Counter[str]:
     return counts
 
 
+def innermost(raw: str, part: str) -> Counter[str]:
+    """Samples of one part by the innermost frame that decided it: which functions to read."""
+    counts: Counter[str] = Counter()
+    for line in raw.splitlines():
+        stack, _, n = line.rstrip().rpartition(" ")
+        if not (stack and n.isdigit()):
+            continue
+        chain = frames(stack)
+        if part_of(chain) != part:
+            continue
+        for func, file in reversed(chain):
+            if part_of([(func, file)]) == part or _ours(file):
+                counts[f"{func} ({file.rpartition('site-packages/')[2]})"] += int(n)
+                break
+    return counts
+
+
 def table(counts: Counter[str]) -> str:
     total = sum(counts.values()) or 1
     rows = ["| part | share of samples |", "|---|---|"]
@@ -85,7 +102,16 @@ def table(counts: Counter[str]) -> str:
 
 
 def main() -> int:
-    print(table(summarize(Path(sys.argv[1]).read_text())))
+    raw = Path(sys.argv[1]).read_text()
+    counts = summarize(raw)
+    print(table(counts))
+    if "--top" in sys.argv:
+        n = int(sys.argv[sys.argv.index("--top") + 1])
+        total = sum(counts.values()) or 1
+        for part in PARTS[2:5]:
+            print(f"\n{part}, innermost frames:")
+            for func, k in innermost(raw, part).most_common(n):
+                print(f"  {100 * k / total:5.1f} %  {func}")
     return 0
 
 
