@@ -5,10 +5,8 @@
 Starts a private broker (deploy/kafka/kafka.sh, port 29092, its own data dir), loads the input
 topics once, then in one run measures, on the same topics:
   1. a bare aiokafka consumer reading both input topics to the end (the ceiling for Python);
-  2. one `restrictwatch worker` process with Faust's own per-record hand-off
-     (RW_EAGER_HANDOFF=false), from the start to caught up (committed offsets at the end);
-  3. one worker process as configured by default (the eager hand-off of streams/faust_fixes.py);
-  4. two worker processes sharing the 4 partitions.
+  2. one `restrictwatch worker` process from the start to caught up (committed offsets at the end);
+  3. two worker processes sharing the 4 partitions.
 Worker throughput is counted between its first and its final commit, so start-up is excluded.
 """
 
@@ -146,12 +144,7 @@ def start_profiler(pid: int, out: Path, seconds: int = 40) -> subprocess.Popen[b
 
 
 def run_workers(
-    settings: WorkerSettings,
-    count: int,
-    total: int,
-    tmp: Path,
-    profile: Path | None = None,
-    **env: str,
+    settings: WorkerSettings, count: int, total: int, tmp: Path, profile: Path | None = None
 ) -> float:
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     procs = [
@@ -161,7 +154,6 @@ def run_workers(
             tmp / f"{app_id}-{i}.log",
             RW_APP_ID=app_id,
             RW_WEB_PORT=str(26066 + i),
-            **env,
         )
         for i in range(count)
     ]
@@ -221,7 +213,9 @@ def main() -> int:
         "--profile", action="store_true", help="profile the single worker with py-spy for 40 s"
     )
     parser.add_argument(
-        "--keep-profile", type=Path, help="with --profile: keep py-spy's raw samples in this file"
+        "--keep-profile",
+        type=Path,
+        help="with --profile: keep py-spy's raw samples there (`python -m bench.profile F --top 20`)",
     )
     args = parser.parse_args()
     names = args.scenarios.split(",")
@@ -247,7 +241,6 @@ def main() -> int:
             assert sum(end_offsets(settings).values()) == total
             ceiling = asyncio.run(bare_consumer(settings, total))
             raw = (args.keep_profile or tmp / "worker.pyspy") if args.profile else None
-            faust_own = run_workers(settings, 1, total, tmp, RW_EAGER_HANDOFF="false")
             one = run_workers(settings, 1, total, tmp, raw)
             profile = table(summarize(raw.read_text())) if raw and raw.exists() else None
             two = run_workers(settings, 2, total, tmp)
@@ -272,10 +265,7 @@ def main() -> int:
             "| what | records/s | ratio |",
             "|---|---|---|",
             f"| bare aiokafka consumer loop (ceiling) | {ceiling:,.0f} | 1.00 |",
-            f"| 1 worker process, Faust's own per-record hand-off | {faust_own:,.0f} | "
-            f"{faust_own / ceiling:.3f} of the ceiling |",
-            f"| 1 worker process (eager hand-off, the default) | {one:,.0f} | "
-            f"{one / ceiling:.3f} of the ceiling, {one / faust_own:.2f} x Faust's hand-off |",
+            f"| 1 worker process | {one:,.0f} | {one / ceiling:.2f} of the ceiling |",
             f"| 2 worker processes | {two:,.0f} | {two / one:.2f} x one worker |",
             "",
             "Targets: one worker ≥ 50 % of the ceiling; two workers ≥ 1.7 x one.",

@@ -65,7 +65,7 @@ def create_app(
     settings: WorkerSettings, config: Config | None = None, observer: WorkerObserver | None = None
 ) -> faust.App:
     """Build the worker app. `config` defaults to the file named in settings (or the packaged one)."""
-    faust_fixes.apply(eager_handoff=settings.eager_handoff)
+    faust_fixes.apply()
     config = config or load_config(settings.detector_config)
     observer = observer or NullObserver()
     app = faust.App(

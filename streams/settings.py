@@ -78,11 +78,6 @@ class WorkerSettings(BaseSettings):
         ge=0,
         description="wait this long for the other input topic before going on alone",
     )
-    eager_handoff: bool = Field(
-        default=True,
-        description="hand each fetched record to the stream without a task of its own unless it"
-        " has to wait (streams/faust_fixes.py); false: Faust's own hand-off, for comparison",
-    )
     commit_interval_seconds: float = Field(default=1.0, gt=0)
     session_timeout_seconds: float = Field(
         default=60.0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.profile import PARTS, summarize
+from bench.profile import PARTS, innermost, summarize
 
 ENTRY = "<module> (streams/cli.py:187);cmd_worker (streams/kafka_io.py:193);run_forever (asyncio/base_events.py:607)"
 PROCESS = f"{ENTRY};process (streams/app.py:166);RecordHandler.receive (streams/handler.py:165)"
@@ -27,3 +27,20 @@ def test_samples_are_charged_to_the_innermost_frame_of_ours_or_of_a_framework() 
     )
     counts = summarize(raw)
     assert [counts[p] for p in PARTS] == [5, 3, 2, 7, 1, 4, 0]
+
+
+def test_a_part_s_samples_are_listed_by_the_frame_that_decided_them() -> None:
+    faust = f"{ENTRY};process (streams/app.py:166);Stream._c_aiter (faust/streams.py:1171)"
+    raw = "\n".join(
+        [
+            f"{faust};sleep (asyncio/tasks.py:600) 3",  # asyncio is of that part too
+            f"{faust} 2",
+            f"{ENTRY};Consumer._drain_messages (faust/transport/consumer.py:1201) 4",
+            f"{PROCESS};RecordHandler._drain (streams/handler.py:301) 9",  # another part
+        ]
+    )
+    assert innermost(raw, PARTS[3]) == {
+        "sleep (asyncio/tasks.py)": 3,
+        "Stream._c_aiter (faust/streams.py)": 2,
+        "Consumer._drain_messages (faust/transport/consumer.py)": 4,
+    }
