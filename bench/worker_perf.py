@@ -5,6 +5,8 @@
 Starts a private broker (deploy/kafka/kafka.sh, port 29092, its own data dir), loads the input
 topics once, then in one run measures, on the same topics:
   1. a bare aiokafka consumer reading both input topics to the end (the ceiling for Python);
+     then the worker's RecordHandler and core fed straight from its fetched batches, no Faust
+     (what handing batches over could reach);
   2. one `restrictwatch worker` process from the start to caught up (committed offsets at the end);
   3. two worker processes sharing the 4 partitions.
 Worker throughput is counted between its first and its final commit, so start-up is excluded.
@@ -132,6 +134,56 @@ async def bare_consumer(settings: WorkerSettings, total: int) -> float:
     return seen / (time.perf_counter() - started)
 
 
+async def handler_without_faust(settings: WorkerSettings, total: int) -> float:
+    """aiokafka's fetched batches straight into the worker's RecordHandler and detection core,
+    without Faust: what handing batches over could reach. Checkpoints are encoded (on the same
+    budget) but not written, events not sent, offsets not committed."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition as TP
+
+    from detectors.config import load_config
+    from streams.handler import Inbound, RecordHandler, backlog_seen
+
+    consumer = AIOKafkaConsumer(
+        settings.traffic_topic,
+        settings.reachability_topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"handler-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+
+    def backlog(topic: str, partition: int, last: int, since: float) -> bool | None:
+        tp = TP(topic, partition)
+        polled = consumer.last_poll_timestamp(tp)
+        return backlog_seen(consumer.highwater(tp), polled / 1000 if polled else None, last, since)
+
+    handler = RecordHandler(
+        load_config(settings.detector_config),
+        (settings.traffic_topic, settings.reachability_topic),
+        lambda country: None,
+        backlog=backlog,
+    )
+    await consumer.start()
+    seen = 0
+    started = None
+    try:
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                if started is None:
+                    started = time.perf_counter()
+                for r in records:
+                    handler.receive(
+                        Inbound(r.topic, r.partition, r.offset, r.key, r.value), time.time()
+                    )
+                seen += len(records)
+    finally:
+        await consumer.stop()
+    assert started is not None
+    return seen / (time.perf_counter() - started)
+
+
 def start_profiler(pid: int, out: Path, seconds: int = 40) -> subprocess.Popen[bytes]:
     """py-spy on a worker, sampling 100 times a second without stopping it."""
     py_spy = Path(sys.executable).with_name("py-spy")
@@ -240,6 +292,7 @@ def main() -> int:
                 total = load(settings, names)
             assert sum(end_offsets(settings).values()) == total
             ceiling = asyncio.run(bare_consumer(settings, total))
+            batched = asyncio.run(handler_without_faust(settings, total))
             raw = (args.keep_profile or tmp / "worker.pyspy") if args.profile else None
             one = run_workers(settings, 1, total, tmp, raw)
             profile = table(summarize(raw.read_text())) if raw and raw.exists() else None
@@ -265,7 +318,10 @@ def main() -> int:
             "| what | records/s | ratio |",
             "|---|---|---|",
             f"| bare aiokafka consumer loop (ceiling) | {ceiling:,.0f} | 1.00 |",
-            f"| 1 worker process | {one:,.0f} | {one / ceiling:.2f} of the ceiling |",
+            f"| the worker's handler and core on fetched batches, no Faust (nothing written) "
+            f"| {batched:,.0f} | {batched / ceiling:.2f} of the ceiling |",
+            f"| 1 worker process | {one:,.0f} | {one / ceiling:.3f} of the ceiling, "
+            f"{one / batched:.2f} of the handler on batches |",
             f"| 2 worker processes | {two:,.0f} | {two / one:.2f} x one worker |",
             "",
             "Targets: one worker ≥ 50 % of the ceiling; two workers ≥ 1.7 x one.",

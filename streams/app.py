@@ -19,7 +19,7 @@ from detectors.config import Config, load_config
 from streams import faust_fixes
 from streams.commitwatch import CommitWatch, PartitionProgress
 from streams.deadletter import deadletter_headers
-from streams.handler import Inbound, Output, RecordHandler
+from streams.handler import Inbound, Output, RecordHandler, backlog_seen
 from streams.observer import NullObserver, WorkerObserver
 from streams.settings import WorkerSettings
 
@@ -136,13 +136,7 @@ def create_app(
 
     def backlog(topic: str, partition: int, last_offset: int, since: float) -> bool | None:
         tp = TP(topic, partition)
-        end = highwater(tp)
-        if end is None:
-            return None
-        if last_offset + 1 < end:
-            return True  # records never leave the log: an old highwater is as good as new
-        fetched = fetched_at(tp)
-        return False if fetched is not None and fetched >= since else None
+        return backlog_seen(highwater(tp), fetched_at(tp), last_offset, since)
 
     handler = RecordHandler(
         config,

@@ -138,6 +138,18 @@ class HandlerStats:
     checkpoint_seconds: float = 0.0  # spent encoding checkpoints
 
 
+def backlog_seen(end: int | None, fetched_at: float | None, last: int, since: float) -> bool | None:
+    """Whether records past offset `last` wait on the broker, from the partition's highwater
+    `end` and the wall time of the fetch response that reported it: True (a backlog: records
+    never leave the log, so an old highwater is as good as new), False (none, seen at or after
+    `since`), or None (cannot tell: no highwater, or one older than `since`)."""
+    if end is None:
+        return None
+    if last + 1 < end:
+        return True
+    return False if fetched_at is not None and fetched_at >= since else None
+
+
 class RecordHandler:
     """Records in, events, dead letters, checkpoints and acknowledgements out."""
 

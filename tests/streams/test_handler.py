@@ -26,6 +26,7 @@ from streams.handler import (
     Output,
     RecordHandler,
     StateError,
+    backlog_seen,
 )
 from streams.kafka_io import _route
 from streams.replay import replay
@@ -589,6 +590,14 @@ def test_caught_up_counts_only_from_a_fetch_after_the_short_wait() -> None:
     fetched["at"] = now + 5.5  # seen caught up again, after the short wait: a silent source
     handler.tick(now + 5.6)
     assert handler.pipeline.accepted == 3
+
+
+def test_a_backlog_is_told_from_the_highwater_and_caught_up_only_from_a_fresh_fetch() -> None:
+    assert backlog_seen(end=None, fetched_at=None, last=5, since=100.0) is None  # never fetched
+    assert backlog_seen(end=9, fetched_at=50.0, last=5, since=100.0) is True  # old, still true
+    assert backlog_seen(end=6, fetched_at=100.0, last=5, since=100.0) is False
+    assert backlog_seen(end=6, fetched_at=99.9, last=5, since=100.0) is None  # may be stale
+    assert backlog_seen(end=6, fetched_at=None, last=5, since=100.0) is None
 
 
 def test_a_topic_already_past_the_next_record_does_not_hold_it_back() -> None:
