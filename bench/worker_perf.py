@@ -24,8 +24,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -107,17 +108,22 @@ def end_offsets(settings: WorkerSettings) -> dict[TopicPartition, int]:
     return ends
 
 
-async def bare_consumer(settings: WorkerSettings, total: int) -> float:
+async def read_inputs(
+    settings: WorkerSettings, total: int, take: Callable[[Any], Callable[[list[Any]], None]]
+) -> float:
+    """Records/s of one aiokafka consumer reading both input topics to `total` records, from
+    its first batch; `take(consumer)` gives what each fetched batch is handed to."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
         settings.traffic_topic,
         settings.reachability_topic,
         bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        group_id=f"bench-reader-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
+    handle = take(consumer)
     await consumer.start()
     seen = 0
     started = None
@@ -127,6 +133,7 @@ async def bare_consumer(settings: WorkerSettings, total: int) -> float:
             for records in batch.values():
                 if started is None:
                     started = time.perf_counter()
+                handle(records)
                 seen += len(records)
     finally:
         await consumer.stop()
@@ -134,54 +141,42 @@ async def bare_consumer(settings: WorkerSettings, total: int) -> float:
     return seen / (time.perf_counter() - started)
 
 
-async def handler_without_faust(settings: WorkerSettings, total: int) -> float:
+def bare_consumer(settings: WorkerSettings, total: int) -> float:
+    """The ceiling for a Python consumer: fetched records, counted."""
+    return asyncio.run(read_inputs(settings, total, lambda consumer: lambda records: None))
+
+
+def handler_without_faust(settings: WorkerSettings, total: int) -> float:
     """aiokafka's fetched batches straight into the worker's RecordHandler and detection core,
     without Faust: what handing batches over could reach. Checkpoints are encoded (on the same
     budget) but not written, events not sent, offsets not committed."""
-    from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition as TP
 
     from detectors.config import load_config
     from streams.handler import Inbound, RecordHandler, backlog_seen
 
-    consumer = AIOKafkaConsumer(
-        settings.traffic_topic,
-        settings.reachability_topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"handler-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    def take(consumer: Any) -> Callable[[list[Any]], None]:
+        def backlog(topic: str, partition: int, last: int, since: float) -> bool | None:
+            tp = TP(topic, partition)
+            polled = consumer.last_poll_timestamp(tp)
+            fetched = polled / 1000 if polled else None
+            return backlog_seen(consumer.highwater(tp), fetched, last, since)
 
-    def backlog(topic: str, partition: int, last: int, since: float) -> bool | None:
-        tp = TP(topic, partition)
-        polled = consumer.last_poll_timestamp(tp)
-        return backlog_seen(consumer.highwater(tp), polled / 1000 if polled else None, last, since)
+        handler = RecordHandler(
+            load_config(settings.detector_config),
+            (settings.traffic_topic, settings.reachability_topic),
+            lambda country: None,
+            backlog=backlog,
+        )
 
-    handler = RecordHandler(
-        load_config(settings.detector_config),
-        (settings.traffic_topic, settings.reachability_topic),
-        lambda country: None,
-        backlog=backlog,
-    )
-    await consumer.start()
-    seen = 0
-    started = None
-    try:
-        while seen < total:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                if started is None:
-                    started = time.perf_counter()
-                for r in records:
-                    handler.receive(
-                        Inbound(r.topic, r.partition, r.offset, r.key, r.value), time.time()
-                    )
-                seen += len(records)
-    finally:
-        await consumer.stop()
-    assert started is not None
-    return seen / (time.perf_counter() - started)
+        def receive(records: list[Any]) -> None:
+            for r in records:
+                inbound = Inbound(r.topic, r.partition, r.offset, r.key, r.value)
+                handler.receive(inbound, time.time())
+
+        return receive
+
+    return asyncio.run(read_inputs(settings, total, take))
 
 
 def start_profiler(pid: int, out: Path, seconds: int = 40) -> subprocess.Popen[bytes]:
@@ -291,8 +286,8 @@ def main() -> int:
             else:
                 total = load(settings, names)
             assert sum(end_offsets(settings).values()) == total
-            ceiling = asyncio.run(bare_consumer(settings, total))
-            batched = asyncio.run(handler_without_faust(settings, total))
+            ceiling = bare_consumer(settings, total)
+            batched = handler_without_faust(settings, total)
             raw = (args.keep_profile or tmp / "worker.pyspy") if args.profile else None
             one = run_workers(settings, 1, total, tmp, raw)
             profile = table(summarize(raw.read_text())) if raw and raw.exists() else None
