@@ -23,7 +23,7 @@ class _Model(BaseModel):
 class SourceConfig(_Model):
     """A feed. `cadence_seconds` null means: inferred from the spacing of its records."""
 
-    cadence_seconds: int | None = Field(default=None, ge=60, le=3600)
+    cadence_seconds: int | None = Field(default=None, ge=60, le=86400)
 
 
 class SeasonalParams(_Model):
@@ -155,7 +155,7 @@ class Override(_Model):
 
 class Config(_Model):
     version: str = "default-1"
-    bin_seconds: int = Field(default=300, ge=60, le=3600)
+    bin_seconds: int = Field(default=300, ge=60, le=86400)
     lateness_seconds: int = Field(default=600, ge=0, le=86400)
     max_future_seconds: int = Field(default=86400, ge=0)
     max_record_bytes: int = Field(default=65536, ge=256)
