@@ -29,11 +29,11 @@ class SourceConfig(_Model):
 class SeasonalParams(_Model):
     """Level + daily + weekly profile in log space (see detectors.seasonal)."""
 
-    daily_slots: int = Field(default=48, ge=4, le=288)
-    level_halflife_days: float = Field(default=2.0, gt=0)
-    daily_halflife_days: float = Field(default=3.0, gt=0)
-    weekly_halflife_weeks: float = Field(default=1.0, gt=0)
-    noise_fading: float = Field(default=0.01, gt=0, lt=1)
+    daily_slots: int = Field(default=48, ge=1, le=288)
+    level_halflife_seconds: float = Field(default=2 * 86400, gt=0)
+    daily_halflife_seconds: float = Field(default=3 * 86400, gt=0)
+    weekly_halflife_seconds: float = Field(default=7 * 86400, gt=0)
+    noise_halflife_seconds: float = Field(default=6 * 3600, gt=0)
     noise_floor: float = Field(default=0.03, ge=0)
     warmup_seconds: int = Field(default=3 * 86400, ge=0)
     clip_sigmas: float = Field(default=3.0, gt=0)
@@ -42,10 +42,10 @@ class SeasonalParams(_Model):
 class ProbeParams(_Model):
     """Probe success rate and latency baselines (see detectors.probes)."""
 
-    rate_fading: float = Field(default=0.02, gt=0, lt=1)
-    latency_fading: float = Field(default=0.02, gt=0, lt=1)
+    rate_halflife_seconds: float = Field(default=3 * 3600, gt=0)
+    latency_halflife_seconds: float = Field(default=3 * 3600, gt=0)
     rate_floor: float = Field(default=0.02, ge=0, le=1)
-    warmup_bins: int = Field(default=288, ge=0)
+    warmup_seconds: int = Field(default=86400, ge=0)
 
 
 class MovingMedianParams(_Model):
@@ -104,6 +104,12 @@ class Thresholds(_Model):
     )
     protect_drop: float = Field(default=0.2, ge=0, le=1, description="... and this far below")
     outage_platform_share: float = Field(default=0.8, gt=0, le=1)
+    recovered_drop: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="an open outage or network throttling ends once its drop is below this",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

@@ -64,6 +64,17 @@ class Judge:
         drop: float = getattr(t, drop_name)
         return v.drop >= drop and v.z <= -t.min_sigmas
 
+    def down(self, v: Verdict, unit: UnitKey) -> bool:
+        """A network's signal collapsed; once its unit is open, until back in its normal band.
+
+        A partial recovery (traffic still 45 % below) is not the end of an outage: users date the
+        end from where the signal returns to normal, as they date the start from where it left it.
+        """
+        t = self.thresholds[v.key]
+        if unit in self.active:
+            return v.drop >= t.recovered_drop and v.z <= -t.min_sigmas * self.hold
+        return v.drop >= t.outage_drop and v.z <= -t.min_sigmas
+
 
 _RELAXED: dict[tuple[int, float], Thresholds] = {}
 
@@ -88,7 +99,8 @@ def classify_bin(
 ) -> dict[UnitKey, Observation]:
     """Observations of every unit that has evidence in this bin; units absent here are unknown.
 
-    `active` are the units currently open; they stay anomalous down to `hold` times the thresholds.
+    `active` are the units currently open; they stay anomalous down to `hold` times the thresholds,
+    and an open network unit until its traffic is back in its normal band (`recovered_drop`).
     """
     judge = Judge(thresholds, active, hold)
     totals: dict[int | None, list[Verdict]] = defaultdict(list)
@@ -96,9 +108,12 @@ def classify_bin(
     reach: dict[str, dict[int | None, list[Verdict]]] = defaultdict(lambda: defaultdict(list))
     reach_by_asn: dict[int | None, list[Verdict]] = defaultdict(list)
     for v in verdicts:
-        if not v.ready:
-            continue
         k = v.key
+        if not v.ready:
+            # A series still warming up can tell a network's collapse from normal, nothing finer.
+            if v.provisional and k.signal == "traffic" and k.platform is None:
+                totals[k.asn].append(v)
+            continue
         if k.signal == "traffic":
             if k.platform is None:
                 totals[k.asn].append(v)
@@ -108,6 +123,7 @@ def classify_bin(
             assert k.platform is not None
             reach[k.platform][k.asn].append(v)
             reach_by_asn[k.asn].append(v)
+    every_probe = [v for vs in reach_by_asn.values() for v in vs]
 
     out: dict[UnitKey, Observation] = {}
     asn_out: dict[int, bool] = {}
@@ -115,16 +131,16 @@ def classify_bin(
         if asn is None:
             continue
         unit: UnitKey = ("outage", asn, None)
-        hit = [v for v in vs if judge.collapsed(v, "outage_drop", unit)]
-        asn_out[asn] = bool(hit)
-        out[unit] = Observation(True, OUTAGE, hit) if hit else NORMAL
+        obs = _network(judge, unit, vs, reach_by_asn.get(asn, []))
+        asn_out[asn] = obs.anomalous  # out, throttled or recovering: not a network that is up
+        out[unit] = obs
     for asn, vs in reach_by_asn.items():
         # Probes failing for nearly every platform on a network we have no traffic for: it is out.
         if asn is None or asn in asn_out:
             continue
         unit = ("outage", asn, None)
         platforms = {v.key.platform for v in vs}
-        failing = [v for v in vs if judge.collapsed(v, "outage_drop", unit)]
+        failing = [v for v in vs if judge.down(v, unit)]
         if len(platforms) < 3:
             continue
         share = thresholds[vs[0].key].outage_platform_share
@@ -134,33 +150,131 @@ def classify_bin(
 
     country_out = False
     totals_by_source: dict[str, Verdict] = {}
+    country_unit: UnitKey = ("outage", None, None)
+    some_network_up = any(not is_out for is_out in asn_out.values())
     if totals.get(None):
         vs = totals[None]
         totals_by_source = {v.key.source: v for v in vs}
-        unit = ("outage", None, None)
-        hit = [v for v in vs if judge.collapsed(v, "outage_drop", unit)]
-        some_network_up = any(not is_out for is_out in asn_out.values())
-        if not hit:
-            out[unit] = NORMAL
-        elif not some_network_up:
-            country_out = True
-            out[unit] = Observation(True, OUTAGE, hit)
-        # else: the collapse is the collapse of the networks that are out; no country-wide verdict.
+        obs = _network(judge, country_unit, vs, every_probe)
+        if obs.anomalous and some_network_up:
+            pass  # the networks that are out explain the drop: no country-wide verdict
+        else:
+            out[country_unit] = obs
+            country_out = obs.anomalous and obs.kind == OUTAGE
+    if not country_out:
+        country_out = _platforms_collapsed(platform_traffic, totals_by_source, judge, out)
     if country_out:
         return out  # every platform signal is explained by the outage
 
     down_asns = {a for a, is_out in asn_out.items() if is_out}
+    if _network_wide_probe_failure(reach, judge):
+        # Country-wide probes failing for (nearly) every platform at once: a network is out, not
+        # every platform blocked. With networks seen falling dark, it is their outage's evidence.
+        outage_seen = bool(down_asns) or any(u[0] == "outage" for u in active)
+        if outage_seen or not (totals or platform_traffic):
+            reach = {
+                p: {a: vs for a, vs in by_asn.items() if a is not None}
+                for p, by_asn in reach.items()
+            }
+            if not outage_seen:
+                failing = [v for v in every_probe if v.key.asn is None]
+                out[country_unit] = Observation(True, OUTAGE, failing)
+                return out
     for platform in set(platform_traffic) | set(reach):
         _classify_platform(
             platform,
             platform_traffic.get(platform, []),
             reach.get(platform, {}),
             totals_by_source,
+            _others_by_source(platform, platform_traffic),
             down_asns,
             judge,
             out,
         )
     return out
+
+
+def _network(
+    judge: Judge, unit: UnitKey, totals: list[Verdict], probes: list[Verdict]
+) -> Observation:
+    """A network's (or the country's) total traffic: out, throttled, still recovering, or normal.
+
+    Throttling of a whole network is a moderate drop of its traffic that its probes' latency
+    corroborates while they still get through; without that rise, such a dip (a holiday, a partial
+    outage we cannot scope) raises nothing.
+    """
+    # Never relaxed: a throttling held open must not turn into an outage on one noisy bin.
+    hit = [v for v in totals if judge.collapsed(v, "outage_drop")]
+    if hit:
+        return Observation(True, OUTAGE, hit)
+    held = [v for v in totals if judge.down(v, unit)]
+    if held:  # open, and not yet back in its normal band
+        return Observation(True, THROTTLING, held)
+    slowed = [v for v in totals if judge.collapsed(v, "throttle_drop", unit) and not v.provisional]
+    if slowed:
+        t = judge.thresholds[slowed[0].key]
+        timed = [v for v in probes if v.latency_ratio is not None]
+        slower = [
+            v for v in timed if v.latency_ratio is not None and v.latency_ratio >= t.latency_rise
+        ]
+        failing = [v for v in probes if judge.collapsed(v, "reach_drop", unit)]
+        if len(slower) * 2 > len(timed) > 0 and len(failing) * 2 < len(probes):
+            return Observation(True, THROTTLING, slowed + slower)
+    return NORMAL
+
+
+def _network_wide_probe_failure(
+    reach: Mapping[str, Mapping[int | None, list[Verdict]]], judge: Judge
+) -> bool:
+    """Country-wide probes (no ASN) fail for at least `outage_platform_share` of the platforms."""
+    probed = {p: by_asn[None] for p, by_asn in reach.items() if by_asn.get(None)}
+    if len(probed) < 3:
+        return False
+    failing = [
+        p
+        for p, vs in probed.items()
+        if any(judge.collapsed(v, "reach_drop", ("platform", None, p)) for v in vs)
+    ]
+    share = judge.thresholds[next(iter(probed.values()))[0].key].outage_platform_share
+    return len(failing) >= share * len(probed)
+
+
+def _others_by_source(
+    platform: str, platform_traffic: Mapping[str, list[Verdict]]
+) -> dict[str, tuple[float, float, int]]:
+    """Per source: observed and expected of every *other* platform, and how many there are."""
+    sums: dict[str, tuple[float, float, int]] = {}
+    for p, vs in platform_traffic.items():
+        if p == platform:
+            continue
+        for v in vs:
+            o, e, n = sums.get(v.key.source, (0.0, 0.0, 0))
+            sums[v.key.source] = (o + v.observed, e + v.expected, n + 1)
+    return sums
+
+
+def _platforms_collapsed(
+    platform_traffic: Mapping[str, list[Verdict]],
+    totals_by_source: Mapping[str, Verdict],
+    judge: Judge,
+    out: dict[UnitKey, Observation],
+) -> bool:
+    """A feed of per-platform traffic without a total, all of whose platforms collapse: an outage."""
+    by_source: dict[str, list[Verdict]] = defaultdict(list)
+    for vs in platform_traffic.values():
+        for v in vs:
+            if v.key.source not in totals_by_source:
+                by_source[v.key.source].append(v)
+    unit: UnitKey = ("outage", None, None)
+    for vs in by_source.values():
+        if len(vs) < 3:
+            continue
+        share = judge.thresholds[vs[0].key].outage_platform_share
+        hit = [v for v in vs if judge.down(v, unit)]
+        if len(hit) >= share * len(vs):
+            out[unit] = Observation(True, OUTAGE, hit)
+            return True
+    return False
 
 
 def rest_ratio(platform: Verdict, total: Verdict | None) -> float:
@@ -178,11 +292,34 @@ def rest_ratio(platform: Verdict, total: Verdict | None) -> float:
     return max(0.0, (total.observed - platform.observed) / expected)
 
 
+def reference_ratio(
+    v: Verdict,
+    totals_by_source: Mapping[str, Verdict],
+    others_by_source: Mapping[str, tuple[float, float, int]],
+) -> float:
+    """Observed over expected of what a platform is judged against, said on the verdict.
+
+    The rest of the country's traffic when its feed has a total; else the other platforms of its
+    feed (a platform-only feed, as Google's Transparency Report publishes); else its own history.
+    """
+    total = totals_by_source.get(v.key.source)
+    if total is not None:
+        v.reference = "rest_of_country"
+        return rest_ratio(v, total)
+    observed, expected, n = others_by_source.get(v.key.source, (0.0, 0.0, 0))
+    if n >= 2 and expected > 0:
+        v.reference = "other_platforms"
+        return observed / expected
+    v.reference = "own_history"
+    return 1.0
+
+
 def _classify_platform(
     platform: str,
     traffic: list[Verdict],
-    reach: dict[int | None, list[Verdict]],
-    totals_by_source: dict[str, Verdict],
+    reach: Mapping[int | None, list[Verdict]],
+    totals_by_source: Mapping[str, Verdict],
+    others_by_source: Mapping[str, tuple[float, float, int]],
     down_asns: set[int],
     judge: Judge,
     out: dict[UnitKey, Observation],
@@ -193,7 +330,7 @@ def _classify_platform(
     traffic_normal = False
     for v in traffic:
         t = judge.limits(v.key, country_unit)
-        reference = rest_ratio(v, totals_by_source.get(v.key.source))
+        reference = reference_ratio(v, totals_by_source, others_by_source)
         if reference <= 1 - t.outage_drop:
             continue  # the rest of the country is collapsing too: this says nothing of the platform
         excess = 1 - v.ratio / min(1.0, reference)

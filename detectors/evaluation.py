@@ -130,7 +130,12 @@ def networks_meet(a: frozenset[int], b: frozenset[int]) -> bool:
 def scope_meets(e: Detected, t: Labeled) -> bool:
     if not networks_meet(e.asns, t.asns):
         return False
-    return t.kind not in PLATFORM_KINDS or bool(e.platforms & t.platforms)
+    return t.kind not in PLATFORM_KINDS or platforms_meet(e.platforms, t.platforms)
+
+
+def platforms_meet(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Platform scopes intersect; an empty set is all traffic (throttling of whole networks)."""
+    return not a or not b or bool(a & b)
 
 
 def overlap(e: Detected, t: Labeled, horizon: float) -> float:

@@ -32,6 +32,7 @@ class UnitTracker:
     kind: str | None = None
     incident_id: str | None = None
     held: list[tuple[float, Observation]] = field(default_factory=list)
+    upgrade_streak: int = 0  # consecutive bins of a graver kind than its incident's
 
 
 @dataclass(slots=True)
@@ -46,8 +47,11 @@ class Evidence:
     failures: list[int] = field(default_factory=lambda: [0] * len(FAILURE_LAYERS))
     latency_ratio_sum: float = 0.0
     latency_bins: int = 0
+    reference: str | None = None
 
     def add(self, v: Verdict) -> None:
+        if v.reference is not None:
+            self.reference = v.reference
         self.expected += v.expected
         self.observed += v.observed
         self.score = min(self.score, v.z)
@@ -71,6 +75,8 @@ class Evidence:
             "score": round(self.score, 2),
             "bins": self.bins,
         }
+        if self.reference is not None:
+            d["reference"] = self.reference
         if k.signal == "reachability":
             d["failures"] = {
                 layer: n for layer, n in zip(FAILURE_LAYERS, self.failures, strict=True) if n
@@ -88,6 +94,7 @@ class Incident:
     kind: str
     started_at: float
     detected_at: float
+    family: str = "platform"  # of its units: "outage" (networks) or "platform"
     units: dict[UnitKey, UnitTracker] = field(default_factory=dict)
     ended_at: float | None = None
     seq: int = -1
@@ -97,10 +104,6 @@ class Incident:
     evidence: dict[SeriesKey, Evidence] = field(default_factory=dict)
     emitted_scope: tuple[str, tuple[int, ...], tuple[str, ...]] | None = None
     silent: list[dict[str, Any]] | None = None  # series that went quiet as an outage began
-
-    @property
-    def family(self) -> str:
-        return "outage" if self.kind == OUTAGE else "platform"
 
     @property
     def platforms(self) -> list[str]:
@@ -254,11 +257,14 @@ class IncidentBook:
             elif tracker.incident_id is not None and obs.anomalous:
                 incident = self.incidents[tracker.incident_id]
                 incident.absorb(obs)
-                if (
-                    KIND_RANK.get(obs.kind or "", -1) > KIND_RANK[incident.kind]
-                    and incident.family == "platform"
-                ):
-                    incident.kind = obs.kind or incident.kind
+                # A graver kind (throttling found to be an outage) must hold as long as an
+                # incident needs to open: one noisy bin does not change what the event says.
+                if KIND_RANK.get(obs.kind or "", -1) > KIND_RANK[incident.kind]:
+                    tracker.upgrade_streak += 1
+                    if tracker.upgrade_streak >= life.open_after_bins:
+                        incident.kind = obs.kind or incident.kind
+                else:
+                    tracker.upgrade_streak = 0
         for tracker in sorted(confirmed, key=lambda t: (t.onset, str(t.key))):
             incident = self._assign(tracker, bin_end, config)
             for _, held in tracker.held:
@@ -357,9 +363,10 @@ class IncidentBook:
                 kind=kind,
                 started_at=tracker.onset,
                 detected_at=bin_end,
+                family=family,
             )
             self.incidents[best.event_id] = best
-        elif family == "platform" and KIND_RANK[kind] > KIND_RANK[best.kind]:
+        elif KIND_RANK[kind] > KIND_RANK[best.kind]:
             best.kind = kind
         best.started_at = min(best.started_at, tracker.onset)
         best.units[tracker.key] = tracker

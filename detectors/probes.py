@@ -4,56 +4,96 @@ from __future__ import annotations
 
 import math
 
-from river import stats
+from detectors.timing import Cadence, decay_rate
+
+
+class EWStat:
+    """Exponentially weighted mean and variance, exact (count-weighted) while it has few points."""
+
+    __slots__ = ("mean", "n", "var")
+
+    def __init__(self) -> None:
+        self.mean = 0.0
+        self.var = 0.0
+        self.n = 0
+
+    def update(self, x: float, rate: float) -> None:
+        self.n += 1
+        if self.n == 1:
+            self.mean = x
+            return
+        rate = max(rate, 1.0 / self.n)
+        diff = x - self.mean
+        increment = rate * diff
+        self.mean += increment
+        self.var = (1 - rate) * (self.var + diff * increment)
+
+    def __getstate__(self) -> tuple[float, float, int]:
+        return self.mean, self.var, self.n
+
+    def __setstate__(self, state: tuple[float, float, int]) -> None:
+        self.mean, self.var, self.n = state
 
 
 class ProbeBaseline:
     """Exponentially weighted success rate and log-latency, with a binomial-aware z-score.
 
-    The error variance comes from a river `EWVar` so a fleet whose success rate wobbles more than
-    binomial noise is judged against its own wobble. Bins far below expectation are not learned:
-    a block that lasts weeks stays a block.
+    The error variance is learned too, so a fleet whose success rate wobbles more than binomial
+    noise is judged against its own wobble. Bins far below expectation are not learned: a block
+    that lasts weeks stays a block. Memories and the warm-up are event time (`detectors.timing`).
     """
 
     def __init__(
         self,
-        rate_fading: float = 0.02,
-        latency_fading: float = 0.02,
+        rate_halflife_seconds: float = 3 * 3600,
+        latency_halflife_seconds: float = 3 * 3600,
         rate_floor: float = 0.02,
-        warmup_bins: int = 288,
+        warmup_seconds: float = 86400,
         protect_sigmas: float = 3.0,
         protect_drop: float = 0.2,
+        bin_seconds: int = 300,
     ) -> None:
-        self.rate_fading = rate_fading
-        self.latency_fading = latency_fading
+        self.rate_halflife_seconds = rate_halflife_seconds
+        self.latency_halflife_seconds = latency_halflife_seconds
         self.rate_floor = rate_floor
-        self.warmup_bins = warmup_bins
+        self.warmup_seconds = warmup_seconds
         self.protect_sigmas = protect_sigmas
         self.protect_drop = protect_drop
-        self.rate = stats.EWMean(fading_factor=rate_fading)
-        self.error = stats.EWVar(fading_factor=rate_fading)
-        self.log_latency = stats.EWMean(fading_factor=latency_fading)
-        self.n = 0
+        self.bin_seconds = bin_seconds
+        self.rate = EWStat()
+        self.error = EWStat()
+        self.log_latency = EWStat()
+        self.cadence = Cadence()
+        self.first_ts: float | None = None
+
+    @property
+    def n(self) -> int:
+        return self.rate.n
 
     def assess(
-        self, probes: int, ok: int, latency_ms: float | None
+        self, ts: float, probes: int, ok: int, latency_ms: float | None
     ) -> tuple[float, float, float, bool, float | None]:
         """Return (observed rate, expected rate, z, ready, latency ratio); then learn."""
         observed = ok / probes
-        ready = self.n >= self.warmup_bins
-        expected = self.rate.get() if self.n else observed
+        ready = self.first_ts is not None and ts - self.first_ts >= self.warmup_seconds
+        expected = self.rate.mean if self.rate.n else observed
         binomial = max(expected * (1 - expected), 0.01) / probes
-        se = math.sqrt(binomial + self.error.get() + self.rate_floor**2)
+        se = math.sqrt(binomial + self.error.var + self.rate_floor**2)
         z = (observed - expected) / se
         drop = 1 - observed / expected if expected > 0 else 0.0
         latency_ratio = None
-        if latency_ms is not None and latency_ms > 0 and self.n and self.log_latency.get():
-            latency_ratio = math.exp(math.log(latency_ms) - self.log_latency.get())
+        if latency_ms is not None and latency_ms > 0 and self.log_latency.n:
+            latency_ratio = math.exp(math.log(latency_ms) - self.log_latency.mean)
         if not (ready and z <= -self.protect_sigmas and drop >= self.protect_drop):
-            if self.n:
-                self.error.update(observed - expected)
-            self.rate.update(observed)
+            if self.first_ts is None:
+                self.first_ts = ts
+            covered = self.cadence.covered(ts, self.bin_seconds)
+            rate = decay_rate(covered, self.rate_halflife_seconds)
+            if self.rate.n:
+                self.error.update(observed - expected, rate)
+            self.rate.update(observed, rate)
             if latency_ms is not None and latency_ms > 0:
-                self.log_latency.update(math.log(latency_ms))
-            self.n += 1
+                self.log_latency.update(
+                    math.log(latency_ms), decay_rate(covered, self.latency_halflife_seconds)
+                )
         return observed, expected, z, ready, latency_ratio

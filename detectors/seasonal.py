@@ -4,9 +4,15 @@ river's shipped detectors fit traffic poorly (HalfSpaceTrees knows no time of da
 one seasonality and a faulty additive start-up, PredictiveAnomalyDetection never forgets its error
 statistics). This one composes the parts that do work: an additive model in log space,
 `log1p(y) = level + daily[slot] + weekly[weekday] + noise`, updated sequentially like Holt-Winters,
-with count-based rates at start-up (an exact running mean, not a biased first guess), a river
-`EWVar` of the forecast error for the noise, and two guards that keep incidents out of learning:
-bins far below expectation are not learned at all, and everything else is clipped to a few sigmas.
+with count-based rates at start-up (an exact running mean, not a biased first guess), an
+exponentially weighted variance of the forecast error for the noise, and guards that keep
+incidents out of learning: bins far below expectation are not learned at all, everything else is
+clipped to a few sigmas, and during start-up a bin far below the series' own running median is not
+learned either, so an outage in the first days does not become the normal.
+
+Every time constant is event time, not a count of bins: each update carries the time it covers
+(`detectors.timing`), so hourly data in 5-minute bins, daily data or a series with holes keep the
+configured memory.
 """
 
 from __future__ import annotations
@@ -17,25 +23,40 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from river import base, stats
+from river import base
+
+from detectors.timing import Cadence, decay_rate
 
 DAY = 86400
 WEEK = 7 * DAY
 
-
-def rate_from_halflife(updates_per_halflife: float) -> float:
-    """The per-update rate whose weight on old data halves after `updates_per_halflife` updates."""
-    return float(1.0 - 0.5 ** (1.0 / max(updates_per_halflife, 1e-9)))
+# A slot of the daily curve gives verdicts once it has learned from this share of a day's data
+# at its time of day: a slot the series never had data for expects nothing (no verdict).
+SLOT_LEARNED = 0.5
+# Start-up guard: before the model has learned a slot, a bin below this share of the running
+# median is not learned (an outage, not a night trough: real troughs sit at 30-50 % of the median).
+STARTUP_FLOOR = 0.15
+# ... and once a slot has learned but the model is still warming up, a bin this far below it.
+STARTUP_DROP = 0.5
+# Before a slot has learned, the guard lets go after this long, so a new level is learned.
+STARTUP_PROTECT_MAX = DAY
+# Step of the running median in log units per hour of data (a sign-driven stochastic median).
+MEDIAN_STEP_PER_HOUR = 0.05
 
 
 @dataclass(frozen=True, slots=True)
 class Forecast:
-    """What the model expected for one bin, in log space and in the original unit."""
+    """What the model expected for one bin, in log space and in the original unit.
+
+    `ready`: warmed up and the bin's slot has learned, a full verdict. `provisional`: the slot has
+    learned but the model is still warming up: fit only to tell a collapse from normal.
+    """
 
     mean_log: float
     sigma_log: float
     expected: float
     ready: bool
+    provisional: bool = False
 
 
 class SeasonalBaseline(base.AnomalyDetector):
@@ -59,10 +80,10 @@ class SeasonalBaseline(base.AnomalyDetector):
         self,
         bin_seconds: int = 300,
         daily_slots: int = 48,
-        level_halflife_days: float = 2.0,
-        daily_halflife_days: float = 3.0,
-        weekly_halflife_weeks: float = 1.0,
-        noise_fading: float = 0.01,
+        level_halflife_seconds: float = 2 * DAY,
+        daily_halflife_seconds: float = 3 * DAY,
+        weekly_halflife_seconds: float = WEEK,
+        noise_halflife_seconds: float = 6 * 3600,
         noise_floor: float = 0.03,
         warmup_seconds: int = 3 * DAY,
         clip_sigmas: float = 3.0,
@@ -71,33 +92,35 @@ class SeasonalBaseline(base.AnomalyDetector):
     ) -> None:
         self.bin_seconds = bin_seconds
         self.daily_slots = daily_slots
-        self.level_halflife_days = level_halflife_days
-        self.daily_halflife_days = daily_halflife_days
-        self.weekly_halflife_weeks = weekly_halflife_weeks
-        self.noise_fading = noise_fading
+        self.level_halflife_seconds = level_halflife_seconds
+        self.daily_halflife_seconds = daily_halflife_seconds
+        self.weekly_halflife_seconds = weekly_halflife_seconds
+        self.noise_halflife_seconds = noise_halflife_seconds
         self.noise_floor = noise_floor
         self.warmup_seconds = warmup_seconds
         self.clip_sigmas = clip_sigmas
         self.protect_sigmas = protect_sigmas
         self.protect_drop = protect_drop
-
-        bins_per_day = DAY / bin_seconds
-        self._bins_per_day = bins_per_day
-        slot_updates_per_day = bins_per_day / daily_slots
-        self._level_rate = rate_from_halflife(level_halflife_days * bins_per_day)
-        self._daily_rate = rate_from_halflife(daily_halflife_days * slot_updates_per_day)
-        self._weekly_rate = rate_from_halflife(weekly_halflife_weeks * bins_per_day)
         self._slot_seconds = DAY / daily_slots
+        # Half-lives of the profiles in their own units: days of data at one time of day, and
+        # weeks of one weekday (one day of data each).
+        self._daily_halflife_days = daily_halflife_seconds / DAY
+        self._weekly_halflife_weeks = weekly_halflife_seconds / WEEK
 
         self.level: float | None = None
         self.level_n = 0.0
-        # Flat double arrays: a tenth of the memory of lists of floats, and they pickle compactly.
+        # Flat double arrays: a tenth of the memory of lists of floats.
         self.daily = array("d", bytes(8 * daily_slots))
-        self.daily_n = array("d", bytes(8 * daily_slots))
+        self.daily_n = array("d", bytes(8 * daily_slots))  # days of data learned per slot
         self.weekly = array("d", bytes(8 * 7))
         self.weekly_n = array("d", bytes(8 * 7))
-        self.noise = stats.EWVar(fading_factor=noise_fading)
+        self.noise_mean = 0.0
+        self.noise_var = 0.0
+        self.noise_n = 0
+        self.median_log = 0.0
         self.first_ts: float | None = None
+        self.cadence = Cadence()
+        self.guarded_since: float | None = None  # start of a run the start-up guard kept out
         self.last_day: int | None = None
 
     # river contract -------------------------------------------------------------------------
@@ -120,17 +143,25 @@ class SeasonalBaseline(base.AnomalyDetector):
         lo = int(pos) % self.daily_slots
         return lo, (lo + 1) % self.daily_slots, pos - int(pos)
 
+    def slot_learned(self, ts: float) -> bool:
+        """Whether every slot the forecast at `ts` leans on has learned from data."""
+        lo, hi, w = self._slot(ts)
+        n = self.daily_n
+        return (w > 0.95 or n[lo] >= SLOT_LEARNED) and (w < 0.05 or n[hi] >= SLOT_LEARNED)
+
     def forecast(self, ts: float) -> Forecast:
         if self.level is None:
             return Forecast(0.0, 1.0, 0.0, False)
         lo, hi, w = self._slot(ts)
         wd = int(ts // DAY + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
         mean_log = self.level + self.daily[lo] * (1 - w) + self.daily[hi] * w + self.weekly[wd]
-        var = self.noise.get()
-        sigma = math.sqrt(var + self.noise_floor * self.noise_floor)
+        sigma = math.sqrt(self.noise_var + self.noise_floor * self.noise_floor)
         assert self.first_ts is not None
-        ready = ts - self.first_ts >= self.warmup_seconds
-        return Forecast(mean_log, sigma, math.expm1(mean_log), ready)
+        learned = self.slot_learned(ts)
+        warm = ts - self.first_ts >= self.warmup_seconds
+        return Forecast(
+            mean_log, sigma, math.expm1(mean_log), warm and learned, learned and not warm
+        )
 
     def observe(self, ts: float, value: float) -> tuple[Forecast, float]:
         """Score one bin, then learn from it unless it lies far below expectation.
@@ -141,19 +172,43 @@ class SeasonalBaseline(base.AnomalyDetector):
         f = self.forecast(ts)
         z = (y - f.mean_log) / f.sigma_log
         drop = 1.0 - value / f.expected if f.expected > 0 else 0.0
-        protected = f.ready and z <= -self.protect_sigmas and drop >= self.protect_drop
+        if f.ready:
+            protected = z <= -self.protect_sigmas and drop >= self.protect_drop
+        else:
+            protected = self._startup_guard(ts, y, f, z, drop)
         if not protected:
             self._learn(ts, y, f)
         return f, z
 
+    def _startup_guard(self, ts: float, y: float, f: Forecast, z: float, drop: float) -> bool:
+        """Keep a collapse out of a model that cannot yet judge one, for a day at most."""
+        if self.level is None:
+            return False
+        if f.provisional:
+            below = z <= -self.protect_sigmas and drop >= max(STARTUP_DROP, self.protect_drop)
+        else:
+            below = math.expm1(y) < STARTUP_FLOOR * math.expm1(self.median_log)
+        if not below:
+            self.guarded_since = None
+            return False
+        if self.guarded_since is None:
+            self.guarded_since = ts
+        # A slot that has learned keeps a collapse out as long as it lasts (as once warmed up);
+        # one that has not cannot tell a new level from an outage for ever.
+        return f.provisional or ts - self.guarded_since < STARTUP_PROTECT_MAX
+
     def _learn(self, ts: float, y: float, f: Forecast) -> None:
         if self.level is None:
             self.level, self.level_n, self.first_ts = y, 1.0, ts
+            self.median_log = y
+            self.cadence.covered(ts, self.bin_seconds)
             self.last_day = int(ts // DAY)
             return
+        covered = self.cadence.covered(ts, self.bin_seconds)
         error = y - f.mean_log
-        if self.noise.get() > 0 or self.level_n > 1:
-            self.noise.update(error)
+        self._learn_noise(error, covered)
+        step = MEDIAN_STEP_PER_HOUR * covered / 3600
+        self.median_log += step if y > self.median_log else -step
         if f.ready:  # outliers move the model by a few sigmas at most
             bound = self.clip_sigmas * f.sigma_log
             y = f.mean_log + max(-bound, min(bound, error))
@@ -164,34 +219,52 @@ class SeasonalBaseline(base.AnomalyDetector):
         # Sequential updates (level, then daily, then weekly), each on what the others leave,
         # so that at start-up the three do not all absorb the same error at once.
         self.level_n += 1
-        level = self.level + max(self._level_rate, 1.0 / self.level_n) * (
-            y - self.level - daily_part - self.weekly[wd]
-        )
+        level_rate = max(decay_rate(covered, self.level_halflife_seconds), 1.0 / self.level_n)
+        level = self.level + level_rate * (y - self.level - daily_part - self.weekly[wd])
         self.level = level
         rest = y - level - self.weekly[wd]
+        slot_days = min(1.0, covered / self._slot_seconds)
         for slot, weight in ((lo, 1 - w), (hi, w)):
             if weight <= 0:
                 continue
-            self.daily_n[slot] += weight
-            rate = max(self._daily_rate, weight / self.daily_n[slot]) * weight
+            days = weight * slot_days
+            self.daily_n[slot] += days
+            rate = max(decay_rate(days, self._daily_halflife_days), days / self.daily_n[slot])
             self.daily[slot] += min(rate, 1.0) * (rest - daily_part)
         daily_part = self.daily[lo] * (1 - w) + self.daily[hi] * w
         # Weekday effects are learned only once a first full day has shaped the daily curve, and
         # at a fixed rate: a count-based start would pin on one weekday whatever the unconverged
         # curve got wrong on the first day, and keep it for weeks.
-        if self.level_n > self._bins_per_day:
-            self.weekly_n[wd] += 1
-            self.weekly[wd] += self._weekly_rate * (y - level - daily_part - self.weekly[wd])
+        assert self.first_ts is not None
+        if ts - self.first_ts >= DAY:
+            weeks = min(covered, DAY) / DAY
+            self.weekly_n[wd] += weeks
+            rate = decay_rate(weeks, self._weekly_halflife_weeks)
+            self.weekly[wd] += rate * (y - level - daily_part - self.weekly[wd])
         day = int(ts // DAY)
         if day != self.last_day:
             self.last_day = day
             self._recenter()
 
+    def _learn_noise(self, error: float, covered: float) -> None:
+        """Exponentially weighted variance of the forecast error, exact while it has few points."""
+        self.noise_n += 1
+        if self.noise_n == 1:
+            self.noise_mean = error
+            return
+        rate = max(decay_rate(covered, self.noise_halflife_seconds), 1.0 / self.noise_n)
+        diff = error - self.noise_mean
+        increment = rate * diff
+        self.noise_mean += increment
+        self.noise_var = (1 - rate) * (self.noise_var + diff * increment)
+
     def _recenter(self) -> None:
-        """Keep the profiles zero-mean so the level stays the level."""
+        """Keep the learned part of the profiles zero-mean so the level stays the level."""
         assert self.level is not None
-        d = sum(self.daily) / self.daily_slots
-        self.daily = array("d", (v - d for v in self.daily))
+        learned = [i for i in range(self.daily_slots) if self.daily_n[i] > 0]
+        d = sum(self.daily[i] for i in learned) / len(learned) if learned else 0.0
+        for i in learned:
+            self.daily[i] -= d
         seen = [i for i in range(7) if self.weekly_n[i] > 0]
         wmean = sum(self.weekly[i] for i in seen) / len(seen) if seen else 0.0
         for i in seen:

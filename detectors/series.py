@@ -22,6 +22,8 @@ class Verdict:
     ready: bool
     failures: tuple[int, ...] | None = None
     latency_ratio: float | None = None
+    provisional: bool = False  # still warming up, but fit to tell a collapse from normal
+    reference: str | None = None  # what a platform's traffic was judged against (correlation)
 
     @property
     def drop(self) -> float:
@@ -46,12 +48,22 @@ class TrafficModel(Protocol):
 class SeasonalModel:
     """Adapter from `SeasonalBaseline` to `TrafficModel`."""
 
+    __slots__ = ("detector", "provisional")
+
     def __init__(self, detector: SeasonalBaseline) -> None:
         self.detector = detector
+        self.provisional = False  # of the last assessed bin: read right after `assess`
 
     def assess(self, ts: float, value: float) -> tuple[float, float, bool]:
         forecast, z = self.detector.observe(ts, value)
+        self.provisional = forecast.provisional
         return forecast.expected, z, forecast.ready
+
+    def __getstate__(self) -> SeasonalBaseline:
+        return self.detector
+
+    def __setstate__(self, state: SeasonalBaseline) -> None:
+        self.detector, self.provisional = state, False
 
 
 @dataclass(slots=True)
@@ -107,10 +119,10 @@ def make_traffic_model(config: Config, thresholds: Thresholds) -> TrafficModel:
             SeasonalBaseline(
                 bin_seconds=config.bin_seconds,
                 daily_slots=p.daily_slots,
-                level_halflife_days=p.level_halflife_days,
-                daily_halflife_days=p.daily_halflife_days,
-                weekly_halflife_weeks=p.weekly_halflife_weeks,
-                noise_fading=p.noise_fading,
+                level_halflife_seconds=p.level_halflife_seconds,
+                daily_halflife_seconds=p.daily_halflife_seconds,
+                weekly_halflife_seconds=p.weekly_halflife_seconds,
+                noise_halflife_seconds=p.noise_halflife_seconds,
                 noise_floor=p.noise_floor,
                 warmup_seconds=p.warmup_seconds,
                 clip_sigmas=p.clip_sigmas,
@@ -138,10 +150,11 @@ class Series:
         else:
             p = config.detectors.reachability.success_rate
             self.model = ProbeBaseline(
-                rate_fading=p.rate_fading,
-                latency_fading=p.latency_fading,
+                rate_halflife_seconds=p.rate_halflife_seconds,
+                latency_halflife_seconds=p.latency_halflife_seconds,
                 rate_floor=p.rate_floor,
-                warmup_bins=p.warmup_bins,
+                warmup_seconds=p.warmup_seconds,
+                bin_seconds=config.bin_seconds,
                 protect_sigmas=self.thresholds.protect_sigmas,
                 protect_drop=self.thresholds.protect_drop,
             )
@@ -155,9 +168,10 @@ class Series:
             assert not isinstance(self.model, ProbeBaseline)
             value = acc.value
             expected, z, ready = self.model.assess(bin_start, value)
-            return Verdict(self.key, value, expected, z, ready)
+            provisional = isinstance(self.model, SeasonalModel) and self.model.provisional
+            return Verdict(self.key, value, expected, z, ready, provisional=provisional)
         assert isinstance(self.model, ProbeBaseline)
         observed, expected, z, ready, latency_ratio = self.model.assess(
-            acc.probes, acc.ok, acc.latency_ms
+            bin_start, acc.probes, acc.ok, acc.latency_ms
         )
         return Verdict(self.key, observed, expected, z, ready, tuple(acc.failures), latency_ratio)

@@ -58,7 +58,9 @@ class Country:
     probe_dispersion: float = 0.02  # bin-to-bin wobble of the probe success rate
     traffic_source: str = "edge-cdn"
     probe_source: str = "probe-mesh"
-    probed_platforms: tuple[str, ...] | None = None  # None: every platform
+    probed_platforms: tuple[str, ...] | None = None  # None: every platform; (): no probes
+    probe_scope: str = "asn"  # asn: probe records per network; country: one per platform, no asn
+    traffic_views: tuple[str, ...] = ("country", "asn", "platform")  # ("platform",): platform-only
 
 
 @dataclass(frozen=True)
@@ -193,18 +195,69 @@ def _country_records(
     t_src = c.traffic_source
     total = sum(sum(v.values()) for v in volume.values())
     assert isinstance(total, np.ndarray)
-    yield from _traffic(rng, c, t_src, None, None, total, ts, b)
-    for n in c.networks:
-        yield from _traffic(rng, c, t_src, n.asn, None, sum(volume[n.asn].values()), ts, b)  # type: ignore[arg-type]
-    for p in platforms:
-        yield from _traffic(rng, c, t_src, None, p, sum(volume[a][p] for a in volume), ts, b)  # type: ignore[arg-type]
-    probed = c.probed_platforms or tuple(platforms)
-    for n in c.networks:
-        for p in probed:
-            key = (n.asn, p)
-            yield from _probes(
-                rng, c, n, p, ts, b, probe_fail.get(key), latency_mult.get(key), silent.get(key)
-            )
+    if "country" in c.traffic_views:
+        yield from _traffic(rng, c, t_src, None, None, total, ts, b)
+    if "asn" in c.traffic_views:
+        for n in c.networks:
+            yield from _traffic(rng, c, t_src, n.asn, None, sum(volume[n.asn].values()), ts, b)  # type: ignore[arg-type]
+    if "platform" in c.traffic_views:
+        for p in platforms:
+            yield from _traffic(rng, c, t_src, None, p, sum(volume[a][p] for a in volume), ts, b)  # type: ignore[arg-type]
+    probed = tuple(platforms) if c.probed_platforms is None else c.probed_platforms
+    per_network = (
+        (
+            n,
+            p,
+            _probes(
+                rng,
+                c,
+                n,
+                p,
+                ts,
+                b,
+                probe_fail.get((n.asn, p)),
+                latency_mult.get((n.asn, p)),
+                silent.get((n.asn, p)),
+            ),
+        )
+        for n in c.networks
+        for p in probed
+    )
+    if c.probe_scope == "asn":
+        for _, _, records in per_network:
+            yield from records
+    else:
+        yield from _country_wide(per_network)
+
+
+def _country_wide(
+    per_network: Iterator[tuple[Network, str, Iterator[tuple[float, dict[str, object]]]]],
+) -> Iterator[tuple[float, dict[str, object]]]:
+    """Probe results summed over networks, as feeds that report per country only give them."""
+    merged: dict[tuple[str, str], dict[str, object]] = {}
+    for _, platform, records in per_network:
+        for emit, rec in records:
+            key = (str(rec["ts"]), platform)
+            acc = merged.get(key)
+            if acc is None:
+                acc = merged[key] = {**rec, "failures": dict(rec["failures"]), "_emit": emit}  # type: ignore[call-overload]
+                acc.pop("asn", None)
+                acc["_lat"] = float(rec.get("latency_ms", 0.0)) * int(rec["ok"])  # type: ignore[arg-type, call-overload]
+                continue
+            acc["probes"] = int(acc["probes"]) + int(rec["probes"])  # type: ignore[call-overload]
+            acc["ok"] = int(acc["ok"]) + int(rec["ok"])  # type: ignore[call-overload]
+            fails = acc["failures"]
+            assert isinstance(fails, dict)
+            for layer, n in rec["failures"].items():  # type: ignore[attr-defined]
+                fails[layer] += n
+            acc["_lat"] = float(acc["_lat"]) + float(rec.get("latency_ms", 0.0)) * int(rec["ok"])  # type: ignore[arg-type, call-overload]
+    for acc in merged.values():
+        emit = float(acc.pop("_emit"))  # type: ignore[arg-type]
+        lat = float(acc.pop("_lat"))  # type: ignore[arg-type]
+        acc.pop("latency_ms", None)
+        if int(acc["ok"]):  # type: ignore[call-overload]
+            acc["latency_ms"] = round(lat / int(acc["ok"]), 1)  # type: ignore[call-overload]
+        yield emit, acc
 
 
 def _traffic(

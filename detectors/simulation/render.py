@@ -43,7 +43,9 @@ def truth_rows(scenario: Scenario) -> list[dict[str, Any]]:
 def render(scenario: Scenario, seed: int = 1) -> Rendered:
     """Records as JSON lines in arrival order, and the truth labels. Deterministic for a seed."""
     rng = np.random.default_rng(seed + 7919)
-    faults = [e for e in scenario.effects if e.action in ("silence", "late", "duplicate", "gaps")]
+    faults = [
+        e for e in scenario.effects if e.action in ("silence", "late", "duplicate", "gaps", "shift")
+    ]
     out: list[tuple[float, int, bytes]] = []
     for emit, order, rec in generate(scenario, seed):
         ts = emit - scenario.bin_seconds
@@ -56,6 +58,9 @@ def render(scenario: Scenario, seed: int = 1) -> Rendered:
             if f.action == "silence":
                 copies = 0
             elif f.action == "late":
+                emit += f.delay
+            elif f.action == "shift":  # the feed moves its reporting hours
+                rec = {**rec, "ts": iso(ts + f.delay)}
                 emit += f.delay
             elif f.action == "duplicate" and rng.random() < f.fail_share:
                 copies = 2
