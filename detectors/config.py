@@ -1,4 +1,4 @@
-"""The detector configuration: one YAML file, validated at load time with errors that name the bad key."""
+"""The detector configuration: YAML over the packaged default, validated with errors naming the key."""
 
 from __future__ import annotations
 
@@ -223,7 +223,8 @@ def _format_errors(err: ValidationError) -> str:
 
 
 def parse_config(data: Any, origin: str = "<config>") -> Config:
-    """Validate a parsed YAML document; raises ConfigError naming each bad key's path."""
+    """Validate a whole parsed YAML document as given (no overlay); raises ConfigError naming each
+    bad key's path. Keys it lacks take their built-in values, not the packaged default's."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -234,24 +235,55 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: invalid configuration\n{_format_errors(exc)}") from None
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Load a YAML config file, or the packaged default when `path` is None."""
-    if path is None:
-        text = (
-            resources.files("detectors").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")
-        )
-        origin = "default config"
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        origin = str(path)
+def overlay(default: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` laid over `default`, so a config file needs only the keys it changes.
+
+    Mappings merge key by key, recursively; any other value, a list included, replaces the
+    default's whole. A null removes a key the default has (its entry of `platform_names`,
+    `platform_groups` or `sources`, or a setting, which then takes its built-in value); a null for
+    a key the default lacks is kept, so validation still names it. Neither argument is changed.
+    """
+    merged = dict(default)
+    for key, value in override.items():
+        base = merged.get(key)
+        if value is None and key in merged:
+            del merged[key]
+        elif isinstance(value, dict) and isinstance(base, dict):
+            merged[key] = overlay(base, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(text: str, origin: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
-    return parse_config(data, origin)
+
+
+def default_document() -> dict[str, Any]:
+    """The packaged default config as parsed YAML: the base every config file is laid over."""
+    text = resources.files("detectors").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")
+    data: dict[str, Any] = _read_yaml(text, "default config")
+    return data
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The packaged default, with the YAML file at `path` (if any) laid over it (see `overlay`)."""
+    if path is None:
+        return parse_config(default_document(), "default config")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    origin = str(path)
+    data = _read_yaml(text, origin)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping")
+    return parse_config(overlay(default_document(), data), origin)
 
 
 def config_as_yaml(config: Config) -> str:

@@ -3,13 +3,14 @@
 Event time only: each source has its own watermark (its newest record minus the allowed
 lateness), so a feed that runs late is judged on its own clock instead of being dropped. A bin of
 the country is evaluated once every live source has closed it; a source silent for longer than
-`source_silence_seconds` stops holding the others back, and its series are gaps, never drops.
+`source_silence_seconds`, or `SILENT_AFTER_CADENCES` of its cadence when that is longer, stops
+holding the others back, and its series are gaps, never drops.
 """
 
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from detectors.config import Config, Thresholds
@@ -18,12 +19,30 @@ from detectors.incidents import IncidentBook
 from detectors.records import Rejection, Sample, SeriesKey
 from detectors.series import Bin, Series, Verdict
 
+# A source is silent once it is this many of its cadences behind the country. With one, a regular
+# record a little late would already count as silence, and the bin before it would be lost.
+SILENT_AFTER_CADENCES = 2
+
 
 @dataclass(slots=True)
 class SourceClock:
     max_ts: float
     closed_until: float | None = None  # every bin starting before this is closed
     open_bins: dict[float, dict[SeriesKey, Bin]] = field(default_factory=dict)
+    # The smallest step by which the bin of the newest record has moved: the inferred cadence.
+    # Steps within a bin do not count, so records of one batch a few seconds apart do not look
+    # like a fast feed. It can only err short, and short means the plain silence limit.
+    step: float | None = None
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        # A checkpoint written before a field existed lacks it: that field takes its default.
+        for f in fields(self):
+            if f.default is not MISSING:
+                setattr(self, f.name, f.default)
+            elif f.default_factory is not MISSING:
+                setattr(self, f.name, f.default_factory())
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
 
 @dataclass(slots=True)
@@ -109,6 +128,9 @@ class CountryMonitor:
         acc.add(sample)  # type: ignore[arg-type]
         if sample.ts <= clock.max_ts and clock.closed_until is not None:
             return []
+        step = bin_start - (clock.max_ts - clock.max_ts % width)
+        if step > 0 and (clock.step is None or step < clock.step):
+            clock.step = step
         clock.max_ts = max(clock.max_ts, sample.ts)
         self.max_ts = max(self.max_ts, sample.ts)
         self._close_bins(clock)
@@ -135,12 +157,29 @@ class CountryMonitor:
             self.pending.setdefault(bin_start, []).extend(verdicts)
         clock.closed_until = closed_until
 
+    def silence_limit(self, source: str) -> float:
+        """How far a source's newest record may lag the country's before the source is silent.
+
+        `source_silence_seconds`, or `SILENT_AFTER_CADENCES` cadences when that is longer: a daily
+        feed is not silent between two of its records, or they would come after their bins were
+        evaluated and be lost. The cadence is the configured one, else the inferred one; while
+        neither is known (a feed's first record), the plain limit applies.
+        """
+        limit = float(self.config.lifecycle.source_silence_seconds)
+        configured = self.config.sources.get(source)
+        cadence: float | None = None
+        if configured is not None and configured.cadence_seconds is not None:
+            cadence = configured.cadence_seconds
+        else:
+            clock = self.sources.get(source)
+            cadence = clock.step if clock is not None else None
+        return limit if cadence is None else max(limit, SILENT_AFTER_CADENCES * cadence)
+
     def _frontier(self) -> float | None:
         """The first bin not yet closed by every live source."""
-        silence = self.config.lifecycle.source_silence_seconds
         frontier: float | None = None
-        for clock in self.sources.values():
-            if clock.max_ts < self.max_ts - silence:
+        for source, clock in self.sources.items():
+            if clock.max_ts < self.max_ts - self.silence_limit(source):
                 continue  # silent: do not wait for it
             if clock.closed_until is None:
                 return None

@@ -64,7 +64,7 @@ class Pipeline:
                 Rejection(
                     "future",
                     f"ts {sample.ts:.0f} is more than {limit} s ahead of the newest accepted record "
-                    f"({self.frontier:.0f}) and no other series confirms the jump yet",
+                    f"({self.frontier:.0f}) and not enough other series confirm the jump yet",
                     "validate",
                 ),
                 sample,
@@ -85,22 +85,52 @@ class Pipeline:
         return Outcome(result, None, sample)
 
     def _corroborated_jump(self, sample: Sample) -> bool:
-        """Accept a jump of the whole input ahead (a feed back after days) once several series agree.
+        """Accept a jump of the whole input ahead (a feed back after days) once enough series agree.
 
         One bogus far-future record must not close every open bin; a real resumption shows up in
-        many series at once. The first `JUMP_QUORUM - 1` records of a real jump are dead-lettered
-        as `future`, which is the price of that protection.
+        every series of the feed. So the jump needs records within an hour of it from
+        min(JUMP_QUORUM, live series) distinct series, itself included, where the live series are
+        its own and those heard from within `max_future_seconds` of the newest accepted record
+        (see `_live_series`). A lone series is accepted at once: nothing else could ever confirm
+        it, and refusing would leave its feed dead after any pause longer than the limit. A feed
+        of n live series resuming together pays min(JUMP_QUORUM, n) - 1 records, dead-lettered as
+        `future`: the price of the protection, which a lone series cannot have.
         """
         if self.frontier == float("-inf"):
             return True
         self._jump_votes[sample.key] = sample.ts
         if len(self._jump_votes) > 256:
             self._jump_votes.clear()
-        near = [t for t in self._jump_votes.values() if abs(t - sample.ts) <= 3600]
-        if len(near) < JUMP_QUORUM:
+        near = sum(1 for t in self._jump_votes.values() if abs(t - sample.ts) <= 3600)
+        if near < JUMP_QUORUM and self._live_series(sample.key, near) > near:
             return False
         self._jump_votes.clear()
         return True
+
+    def _live_series(self, candidate: SeriesKey, enough: int) -> int:
+        """How many series could confirm a jump, counted only up to `enough` + 1.
+
+        The candidate's own, and every series with a bin still open on a source heard from, or
+        closed, within `max_future_seconds` of the newest accepted record: a series gone for
+        longer is not waited for. Read from the monitors' checkpointed state, so a restored
+        country counts as it did.
+        """
+        since = self.frontier - self.config.max_future_seconds
+        live = {candidate}
+        for monitor in self.monitors.values():
+            for clock in monitor.sources.values():
+                if clock.max_ts < since:
+                    continue
+                for bins in clock.open_bins.values():
+                    live.update(bins)
+                    if len(live) > enough:
+                        return len(live)
+            for key, bin_start in monitor.last_bin.items():
+                if bin_start >= since:
+                    live.add(key)
+                    if len(live) > enough:
+                        return len(live)
+        return len(live)
 
     def _reject(self, rejection: Rejection, sample: Sample | None = None) -> Outcome:
         self.rejected[rejection.error_type] += 1

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="run a JSON-lines file through the detection pipeline")
     p.add_argument("input", help="JSON lines of traffic and reachability records, - for stdin")
-    p.add_argument("--config", help="detector config YAML (default: the packaged one)")
+    p.add_argument("--config", help="detector config YAML, laid over the packaged default")
     p.add_argument("--out", help="where to write event messages (default: stdout)")
     p.add_argument("--dead-letter", help="where to write rejected records with their reasons")
     p.add_argument("--report", help="directory for a static HTML/PNG report of the incidents")
@@ -140,15 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help=f"simulate {DEMO_SCENARIO} and replay it")
-    p.add_argument("--config", help="detector config YAML")
+    p.add_argument("--config", help="detector config YAML, laid over the packaged default")
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("config", help="validate or show the detector config")
     csub = p.add_subparsers(dest="action", required=True)
-    v = csub.add_parser("validate", help="check a config file")
+    v = csub.add_parser("validate", help="check a config file laid over the packaged default")
     v.add_argument("file")
-    s = csub.add_parser("show", help="print the effective config")
+    s = csub.add_parser("show", help="print the effective config (the file over the default)")
     s.add_argument("file", nargs="?", help="config file (default: the packaged one)")
     p.set_defaults(func=cmd_config)
 

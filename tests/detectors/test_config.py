@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from detectors.config import Config, config_as_yaml, load_config, parse_config
+from detectors.config import Config, config_as_yaml, load_config, overlay, parse_config
 from detectors.exceptions import ConfigError
 
 
@@ -90,3 +90,106 @@ def test_platform_order_follows_the_config() -> None:
         "youtube",
         "zz",
     ]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_partial_file_changes_only_its_keys(tmp_path: Path) -> None:
+    default = load_config()
+    cfg = load_config(write(tmp_path, "thresholds: {reach_drop: 0.3}\n"))
+    assert cfg.thresholds.reach_drop == 0.3
+    assert cfg.platform_names == default.platform_names and cfg.platform_name("x") == "X"
+    assert cfg.platform_groups == default.platform_groups
+    expected = default.model_dump(mode="json")
+    expected["thresholds"]["reach_drop"] = 0.3
+    assert cfg.model_dump(mode="json") == expected
+
+
+def test_mappings_merge_key_by_key_at_every_depth(tmp_path: Path) -> None:
+    default = load_config()
+    cfg = load_config(
+        write(
+            tmp_path,
+            "detectors: {traffic: {seasonal: {daily_slots: 24}}}\n"
+            "platform_names: {x: Twitter, snapchat: Snapchat}\n"
+            "sources: {ooni: {cadence_seconds: 86400}}\n",
+        )
+    )
+    assert cfg.detectors.traffic.seasonal.daily_slots == 24
+    assert cfg.detectors.traffic.kind == default.detectors.traffic.kind
+    seasonal = cfg.detectors.traffic.seasonal.model_dump()
+    assert seasonal == {**default.detectors.traffic.seasonal.model_dump(), "daily_slots": 24}
+    assert cfg.detectors.reachability == default.detectors.reachability
+    assert cfg.platform_names == {**default.platform_names, "x": "Twitter", "snapchat": "Snapchat"}
+    assert set(cfg.sources) == set(default.sources) | {"ooni"}
+    assert cfg.sources["ooni"].cadence_seconds == 86400
+
+
+def test_lists_replace_whole(tmp_path: Path) -> None:
+    default = load_config()
+    cfg = load_config(
+        write(
+            tmp_path,
+            "platform_groups: {meta: [facebook]}\n"
+            "overrides: [{match: {country: IR}, thresholds: {reach_drop: 0.3}}]\n",
+        )
+    )
+    assert cfg.platform_groups["meta"] == ["facebook"]
+    assert cfg.platform_groups["social"] == default.platform_groups["social"]
+    assert len(cfg.overrides) == 1
+    again = load_config(write(tmp_path, "overrides: []\n"))
+    assert again.overrides == []
+
+
+def test_null_removes_a_default_entry(tmp_path: Path) -> None:
+    default = load_config()
+    cfg = load_config(
+        write(
+            tmp_path,
+            "platform_names: {netflix: null}\n"
+            "platform_groups: {social: null}\n"
+            "sources: {edge-cdn: null}\n",
+        )
+    )
+    assert "netflix" not in cfg.platform_names and cfg.platform_name("netflix") == "netflix"
+    assert set(cfg.platform_groups) == {"meta"}
+    assert set(cfg.sources) == set(default.sources) - {"edge-cdn"}
+
+
+def test_unknown_keys_in_a_partial_file_are_named(tmp_path: Path) -> None:
+    for text, path in [
+        ("thresholds: {reach_dropp: 0.3}\n", "thresholds.reach_dropp"),
+        ("thresholds: {bogus: null}\n", "thresholds.bogus"),
+        ("sources: {ooni: {cadance_seconds: 60}}\n", "sources.ooni.cadance_seconds"),
+        ("platform_names: {snapchat: null}\n", "platform_names.snapchat"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            load_config(write(tmp_path, text))
+        assert path in str(err.value), text
+        assert str(tmp_path / "c.yaml") in str(err.value)
+
+
+def test_overlay_is_pure() -> None:
+    default = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    override = {"a": {"c": [3]}, "d": None}
+    assert overlay(default, override) == {"a": {"b": 1, "c": [3]}}
+    assert default == {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    assert override == {"a": {"c": [3]}, "d": None}
+
+
+def test_parse_config_takes_a_document_as_given() -> None:
+    # No overlay here: tests and benches build whole documents on purpose.
+    assert parse_config({"thresholds": {"reach_drop": 0.3}}).platform_names == {}
+
+
+def test_full_documents_mean_what_they_did() -> None:
+    import yaml
+
+    configs = sorted(Path(__file__).parents[2].joinpath("bench", "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        assert load_config(path) == parse_config(yaml.safe_load(path.read_text()))

@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from detectors.config import Config, parse_config
 from detectors.pipeline import Pipeline
 from tests.conftest import START, diurnal, reach, traffic
@@ -67,6 +69,92 @@ def test_a_silent_source_raises_no_event(
     # After two days of silence the feed's jump ahead is accepted once three series agree.
     assert feed(p, lines, allow=("future",)) == []
     assert dict(p.rejected) == {"future": 2}
+
+
+def gaps(base: float, *spans: tuple[float, float]) -> Callable[[float], float | None]:
+    """A diurnal series that sends nothing inside the given (start, end) day offsets."""
+
+    def value(t: float) -> float | None:
+        day = (t - START) / DAY
+        return None if any(a <= day < b for a, b in spans) else diurnal(t, base)
+
+    return value
+
+
+def test_a_lone_series_keeps_every_record_across_long_pauses(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    # A platform-only feed with a month-end gap of 26 h, and later one of 3 days.
+    x = gaps(2_000, (3, 3 + 26 / 24), (6, 9))
+    lines = list(make_stream(11, {"platform:x": x}))
+    p = Pipeline(config)
+    feed(p, iter(lines))
+    assert p.accepted == len(lines) and not p.rejected
+
+
+def test_two_series_pausing_together_lose_only_the_record_that_waits_for_the_other(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    pause = gaps(2_000, (3, 5))
+    lines = list(make_stream(7, {"platform:x": pause, "platform:youtube": pause}))
+    p = Pipeline(config)
+    rejected = [
+        (orjson.loads(raw)["ts"], out.rejection.error_type)
+        for raw in lines
+        if (out := p.process(raw)).rejection is not None
+    ]
+    # The first record after the pause waits for the other series; the rest are kept.
+    assert rejected == [(START + 5 * DAY, "future")]
+    assert p.accepted == len(lines) - 1
+
+
+def test_a_series_long_gone_does_not_make_a_survivor_wait(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    youtube = gaps(20_000, (2, 99))
+    x = gaps(2_000, (5, 5 + 26 / 24))
+    lines = list(make_stream(8, {"platform:x": x, "platform:youtube": youtube, "asn:1": youtube}))
+    p = Pipeline(config)
+    feed(p, iter(lines))
+    assert p.accepted == len(lines) and not p.rejected
+
+
+def test_one_bogus_far_future_record_among_live_series_closes_no_bin(config: Config) -> None:
+    names = [{}, {"platform": "x"}, {"platform": "youtube"}, {"asn": 1}]
+    p = Pipeline(config)
+    t = START
+    while t < START + DAY:
+        for extra in names:
+            assert p.process(traffic(t, 1000.0, **extra)).rejection is None
+        t += 300
+    monitor = p.monitors["PK"]
+    frontier, closed = p.frontier, monitor.sources["edge-cdn"].closed_until
+    for bogus in (
+        traffic(t + 3 * DAY, 1000.0, platform="x"),  # a live series
+        traffic(t + 3 * DAY, 1000.0, platform="signal"),  # a new one
+    ):
+        out = p.process(bogus)
+        assert out.rejection is not None and out.rejection.error_type == "future"
+    assert (p.frontier, monitor.sources["edge-cdn"].closed_until) == (frontier, closed)
+    evaluated = monitor.stats.bins_evaluated
+    while t < START + DAY + 7200:
+        for extra in names:
+            assert p.process(traffic(t, 1000.0, **extra)).rejection is None
+        # One series whose clock runs two days ahead stays rejected, record after record.
+        skewed = p.process(traffic(t + 2 * DAY, 1000.0, platform="telegram")).rejection
+        assert skewed is not None and skewed.error_type == "future"
+        t += 300
+    assert monitor.stats.bins_evaluated > evaluated and monitor.stats.verdicts_too_late == 0
+
+
+def test_the_wall_clock_still_bounds_a_lone_series(config: Config) -> None:
+    p = Pipeline(config)
+    assert p.process(traffic(START, 10, platform="x")).rejection is None
+    ahead = p.process(traffic(START + 3 * DAY, 10, platform="x"), now=START + DAY).rejection
+    assert ahead is not None and ahead.error_type == "future" and "wall clock" in ahead.reason
+    assert (
+        p.process(traffic(START + 3 * DAY, 10, platform="x"), now=START + 3 * DAY).rejection is None
+    )
 
 
 def test_one_series_silent_while_others_report_raises_no_event(

@@ -146,6 +146,19 @@ def test_config_show_and_validate(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "lifecycle.open_after" in capsys.readouterr().err
 
 
+def test_config_show_and_validate_lay_a_partial_file_over_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("thresholds: {reach_drop: 0.3}\n")
+    assert main(["config", "show", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "reach_drop: 0.3" in shown and "youtube: YouTube" in shown and "meta:" in shown
+    assert "bin_seconds: 300" in shown and "edge-cdn:" in shown
+    assert main(["config", "validate", str(path)]) == 0
+    assert "valid (config_version default-1@" in capsys.readouterr().out
+
+
 def test_simulate_lists_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--list"]) == 0
     out = capsys.readouterr().out

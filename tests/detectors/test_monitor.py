@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.config import Config, default_document, overlay, parse_config
+from detectors.monitor import CountryMonitor
+from detectors.pipeline import Pipeline
+from tests.conftest import START, diurnal, reach, traffic
+
+DAY = 86400
+
+
+def with_sources(sources: dict[str, Any]) -> Config:
+    return parse_config(overlay(default_document(), {"sources": sources}))
+
+
+def run(config: Config, days: float, daily_until: float = 99, step: int = 300) -> CountryMonitor:
+    """5-min traffic (edge-cdn) beside one daily probe record a day (ooni) up to `daily_until`."""
+    p = Pipeline(config)
+    t = START
+    while t < START + days * DAY:
+        for raw in (traffic(t, diurnal(t, 100_000)), traffic(t, diurnal(t, 5_000), platform="x")):
+            assert p.process(raw).rejection is None
+        if (t - START) % DAY == 0 and t < START + daily_until * DAY:
+            assert p.process(reach(t, 100, 95, source="ooni")).rejection is None
+        t += step
+    return p.monitors["PK"]
+
+
+def all_evaluated(monitor: CountryMonitor) -> bool:
+    assert monitor.evaluated_until is not None
+    return not [b for b in monitor.pending if b < monitor.evaluated_until]
+
+
+def test_a_daily_source_with_its_cadence_configured_loses_no_verdict(config: Config) -> None:
+    monitor = run(with_sources({"ooni": {"cadence_seconds": DAY}}), 6)
+    assert monitor.stats.verdicts_too_late == 0
+    # Every closed day of the daily source was evaluated with the traffic beside it.
+    daily = [k for k in monitor.last_bin if k.source == "ooni"]
+    assert [monitor.last_bin[k] for k in daily] == [START + 5 * DAY - DAY]
+    assert monitor.evaluated_until is not None and monitor.evaluated_until >= START + 5 * DAY - 600
+    assert all_evaluated(monitor)
+
+
+def test_a_daily_source_s_cadence_is_inferred_from_its_second_record(config: Config) -> None:
+    monitor = run(config, 6)
+    assert monitor.sources["ooni"].step == DAY
+    assert monitor.silence_limit("ooni") == 2 * DAY
+    # Only the first record, before any cadence is known, came after its bin was evaluated.
+    assert monitor.stats.verdicts_too_late == 1
+    assert all_evaluated(monitor)
+
+
+def test_a_configured_cadence_wins_over_the_inferred_one(config: Config) -> None:
+    monitor = run(with_sources({"ooni": {"cadence_seconds": 3600}}), 3)
+    assert monitor.sources["ooni"].step == DAY
+    assert monitor.silence_limit("ooni") == 7200
+    assert monitor.silence_limit("edge-cdn") == config.lifecycle.source_silence_seconds
+    # An hour's cadence says the daily feed is silent between its records: each day is lost.
+    assert monitor.stats.verdicts_too_late == 2
+
+
+def test_a_source_gone_silent_stops_holding_back_the_others_after_its_limit() -> None:
+    config = with_sources({"ooni": {"cadence_seconds": DAY}})
+    held = run(config, 3.5, daily_until=2.5)  # 1.5 days since its last record: still live
+    assert held.evaluated_until == held.sources["ooni"].closed_until
+    assert held.evaluated_until is not None and held.evaluated_until < START + 2 * DAY
+    gone = run(config, 4.5, daily_until=2.5)  # 2.5 days: silent
+    traffic_clock = gone.sources["edge-cdn"].closed_until
+    assert gone.evaluated_until == traffic_clock and traffic_clock is not None
+    assert traffic_clock > START + 4.4 * DAY
+
+
+def test_records_of_one_batch_seconds_apart_do_not_make_a_feed_look_fast(config: Config) -> None:
+    p = Pipeline(config)
+    for hour in range(4):
+        for i, platform in enumerate(("x", "youtube", "signal")):
+            t = START + hour * 3600 + 7 * i  # one hourly batch, measured a few seconds apart
+            assert p.process(reach(t, 40, 39, platform=platform, source="hourly")).rejection is None
+    monitor = p.monitors["PK"]
+    assert monitor.sources["hourly"].step == 3600
+    assert monitor.silence_limit("hourly") == 7200
+
+
+def test_a_checkpoint_from_before_cadence_inference_still_loads(config: Config) -> None:
+    p = Pipeline(config)
+    for i in range(3):
+        assert p.process(traffic(START + 300 * i, 10.0)).rejection is None
+    monitor = p.monitors["PK"]
+    for clock in monitor.sources.values():
+        del clock.step  # pickled as an older SourceClock, which had no such field
+    resumed = Pipeline(config)
+    resumed.monitors["PK"] = CountryMonitor.from_bytes(monitor.to_bytes(), config)
+    resumed.frontier = p.frontier
+    clock = resumed.monitors["PK"].sources["edge-cdn"]
+    assert clock.step is None and clock.max_ts == START + 600 and clock.open_bins
+    assert resumed.process(traffic(START + 900, 10.0)).rejection is None
+    assert clock.step == 300
