@@ -156,8 +156,11 @@ def classify_bin(
         vs = totals[None]
         totals_by_source = {v.key.source: v for v in vs}
         obs = _network(judge, country_unit, vs, every_probe)
-        if obs.anomalous and some_network_up:
-            pass  # the networks that are out explain the drop: no country-wide verdict
+        # Networks whose traffic is normal make a slowdown theirs, not the country's; for an
+        # outage any network still up (by traffic or probes) does.
+        traffic_up = any(not asn_out[a] for a in totals if a is not None)
+        if obs.anomalous and (traffic_up if obs.kind == THROTTLING else some_network_up):
+            pass  # the networks that are out (or slowed) explain the drop: no country verdict
         else:
             out[country_unit] = obs
             country_out = obs.anomalous and obs.kind == OUTAGE

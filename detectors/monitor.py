@@ -215,3 +215,12 @@ class CountryMonitor:
     @property
     def open_incidents(self) -> int:
         return len(self.book.incidents)
+
+    def warming_series(self) -> dict[str, int]:
+        """Series per signal whose latest verdict is not yet a full one (warming up, or a time of
+        day the series has not learned): they cannot raise an incident yet."""
+        warming: dict[str, int] = {}
+        for key, verdict in self.last_verdicts.items():
+            if not verdict.ready:
+                warming[key.signal] = warming.get(key.signal, 0) + 1
+        return warming

@@ -141,5 +141,9 @@ class Pipeline:
         return sum(len(m.series) for m in self.monitors.values())
 
     @property
+    def warming_series(self) -> int:
+        return sum(sum(m.warming_series().values()) for m in self.monitors.values())
+
+    @property
     def open_incidents(self) -> int:
         return sum(m.open_incidents for m in self.monitors.values())

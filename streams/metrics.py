@@ -168,6 +168,12 @@ class PipelineCollector(Collector):
             labels=["country", "signal"],
         )
         yield GaugeMetricFamily(
+            "rw_series_warming",
+            "Series whose latest bin gave no full verdict yet: warming up, or a time of day not "
+            "learned. They cannot raise an incident (a warming traffic total can raise an outage).",
+            labels=["country", "signal"],
+        )
+        yield GaugeMetricFamily(
             "rw_detector_state_bytes",
             "Size of a country's pickled detector state (recomputed at most once a minute).",
             labels=["country"],
@@ -323,8 +329,10 @@ class PipelineCollector(Collector):
             sigmas = thresholds.min_sigmas if thresholds is not None else default_sigmas
             if verdict.z <= -sigmas:
                 anomalous[key.signal] = anomalous.get(key.signal, 0) + 1
+        warming = monitor.warming_series()
         for signal in sorted(tracked):
             f["rw_series_tracked"].add_metric([country, signal], tracked[signal])
+            f["rw_series_warming"].add_metric([country, signal], warming.get(signal, 0))
             f["rw_anomalous_series"].add_metric([country, signal], anomalous[signal])
         f["rw_detector_state_bytes"].add_metric([country], self._state_size(country, monitor, now))
         f["rw_bins_closed"].add_metric([country], monitor.stats.bins_closed)

@@ -92,6 +92,7 @@ def summary_table(result: ReplayResult) -> str:
     rows += [
         ("countries", f"{len(p.monitors)}"),
         ("series", f"{p.series_count}"),
+        ("  still warming up", f"{p.warming_series}"),
         ("event messages", f"{len(result.events)}"),
     ]
     rows += [(f"  {k}", f"{n}") for k, n in sorted(p.emitted.items())]

@@ -1,0 +1,2 @@
+# The pattern scenarios register themselves into the library on import.
+from detectors.simulation import patterns as _patterns  # noqa: F401

@@ -559,15 +559,6 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
 }
 
 
-def _register_patterns() -> None:
-    from detectors.simulation.patterns import PATTERNS
-
-    SCENARIOS.update(PATTERNS)
-
-
-_register_patterns()
-
-
 def scenario_set(name: str) -> str:
     """ "tuning" or "validation": which half of the library a scenario belongs to."""
     from detectors.simulation.patterns import VALIDATION

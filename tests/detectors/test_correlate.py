@@ -94,3 +94,99 @@ def test_small_noisy_series_needs_sigmas_too() -> None:
 def test_unready_verdicts_are_ignored() -> None:
     v = Verdict(SeriesKey("traffic", "cdn", "PK", None, "x"), 1, 100, -30, False)
     assert classify_bin([v], {v.key: Config().thresholds}) == {}
+
+
+def crv(ok_rate: float, platform: str, latency_ratio: float | None = None) -> Verdict:
+    """A probe verdict reported per country (no ASN)."""
+    key = SeriesKey("reachability", "probes", "PK", None, platform)
+    z = -20.0 if ok_rate < 0.98 * 0.8 else 0.0
+    return Verdict(key, ok_rate, 0.98, z, True, (0, 0, 0, 0, 30), latency_ratio)
+
+
+def lrv(asn: int, platform: str, latency_ratio: float, ok_rate: float = 0.97) -> Verdict:
+    key = SeriesKey("reachability", "probes", "PK", asn, platform)
+    return Verdict(key, ok_rate, 0.98, 0.0, True, (0, 0, 0, 0, 1), latency_ratio)
+
+
+PLATFORMS = ("x", "facebook", "youtube", "google")
+
+
+def test_country_wide_probes_failing_with_a_network_dark_are_the_outage_not_a_block() -> None:
+    """One large mobile network dark; probes per country fail for every platform together."""
+    out = classify(
+        tv(450, 1000),
+        tv(10, 550, asn=1),
+        tv(440, 450, asn=2),
+        *(tv(45, 100, platform=p) for p in PLATFORMS),
+        *(crv(0.45, p) for p in PLATFORMS),
+    )
+    assert out[("outage", 1, None)].kind == OUTAGE
+    platform_units = [k for k, o in out.items() if k[0] == "platform" and o.anomalous]
+    assert platform_units == []
+
+
+def test_country_wide_probes_failing_for_a_few_platforms_are_still_a_block() -> None:
+    out = classify(
+        tv(900, 1000),
+        tv(10, 100, platform="x"),
+        *(tv(100, 100, platform=p) for p in PLATFORMS[1:]),
+        crv(0.1, "x"),
+        *(crv(0.97, p) for p in PLATFORMS[1:]),
+    )
+    assert out[("platform", None, "x")].kind == RESTRICTION
+
+
+def test_nationwide_slowdown_with_latency_up_is_country_throttling() -> None:
+    out = classify(
+        tv(640, 1000),
+        tv(64, 100, platform="x"),
+        tv(130, 200, platform="youtube"),
+        *(lrv(a, p, 3.0) for a in (1, 2) for p in PLATFORMS),
+    )
+    obs = out[("outage", None, None)]
+    assert obs.anomalous and obs.kind == THROTTLING
+    assert not any(o.anomalous for k, o in out.items() if k[0] == "platform")
+
+
+def test_the_same_dip_without_latency_rise_is_a_holiday_not_throttling() -> None:
+    out = classify(tv(640, 1000), *(lrv(a, p, 1.05) for a in (1, 2) for p in PLATFORMS))
+    assert not out[("outage", None, None)].anomalous
+
+
+def test_one_network_slowed_is_throttling_scoped_to_it() -> None:
+    out = classify(
+        tv(830, 1000),
+        tv(330, 500, asn=1),
+        tv(500, 500, asn=2),
+        *(lrv(1, p, 2.5) for p in PLATFORMS),
+        *(lrv(2, p, 1.0) for p in PLATFORMS),
+    )
+    assert out[("outage", 1, None)].kind == THROTTLING
+    assert not out[("outage", 2, None)].anomalous
+    assert ("outage", None, None) not in out or not out[("outage", None, None)].anomalous
+
+
+def test_an_open_outage_stays_open_until_back_in_its_normal_band() -> None:
+    """Traffic back to 55 % of normal is a partial recovery, not the end."""
+    unit = ("outage", None, None)
+    partial = classify_bin([tv(550, 1000)], {tv(0, 1).key: T}, active={unit}, hold=0.75)
+    assert partial[unit].anomalous
+    back = classify_bin([tv(900, 1000, z=-2.0)], {tv(0, 1).key: T}, active={unit}, hold=0.75)
+    assert not back[unit].anomalous
+    fresh = classify(tv(550, 1000))  # not open: a 45 % dip alone opens nothing
+    assert not fresh[unit].anomalous
+
+
+def test_platform_only_feed_judges_a_platform_against_the_others_and_says_so() -> None:
+    feed = [tv(20, 100, platform="x"), *(tv(95, 100, platform=p) for p in PLATFORMS[1:])]
+    out = classify(*feed)
+    assert out[("platform", None, "x")].kind == RESTRICTION
+    assert feed[0].reference == "other_platforms"
+    holiday = [tv(80, 100, platform=p) for p in PLATFORMS]
+    assert not any(o.anomalous for o in classify(*holiday).values())
+
+
+def test_platform_only_feed_all_collapsing_is_an_outage() -> None:
+    out = classify(*(tv(5, 100, platform=p) for p in PLATFORMS))
+    assert out[("outage", None, None)].kind == OUTAGE
+    assert not any(o.anomalous for k, o in out.items() if k[0] == "platform")

@@ -105,3 +105,74 @@ def test_learn_one_follows_the_contract() -> None:
     for i in range(400):
         m.learn_one({"ts": START + i * 300, "value": 500.0})
     assert math.isclose(m.forecast(START + 400 * 300).expected, 500.0, rel_tol=0.01)
+
+
+def _level_memory(record_every: float) -> float:
+    """How far the forecast follows a lasting 20 % step after one configured level half-life."""
+    m = SeasonalBaseline(warmup_seconds=0, level_halflife_seconds=DAY, daily_slots=1)
+    t = START
+    while t < START + 10 * DAY:
+        m.observe(t, 1000.0)
+        t += record_every
+    step_end = t + DAY
+    while t < step_end:
+        m.observe(t, 800.0)
+        t += record_every
+    return m.forecast(t).expected
+
+
+def test_time_constants_are_event_time_not_bins() -> None:
+    """Hourly data keeps the memory 5-minute data has: the half-life is seconds, not bins."""
+    five_minutes, hourly = _level_memory(300), _level_memory(3600)
+    assert abs(five_minutes - hourly) < 5
+    assert 860 < hourly < 940  # half way (in log space) to the new level after one half-life
+
+
+def test_a_time_of_day_never_seen_gives_no_verdict() -> None:
+    """A feed that moves its reporting hours: the new slots are not judged until they learned."""
+    m = SeasonalBaseline(warmup_seconds=DAY)
+    t = START
+    while t < START + 10 * DAY:  # hourly, on the hour
+        m.observe(t, diurnal(t))
+        t += 3600
+    assert m.forecast(t).ready
+    moved = t + 1800  # now at half past: a slot with no data
+    assert not m.forecast(moved).ready
+    assert m.score_one({"ts": moved, "value": 1.0}) == 0.0
+    for day in range(2):
+        for h in range(24):
+            m.observe(moved + day * DAY + h * 3600, diurnal(moved + day * DAY + h * 3600))
+    assert m.forecast(moved + 2 * DAY).ready
+
+
+def test_an_outage_in_the_warm_up_is_not_learned_and_is_judged() -> None:
+    """Robust start-up: a collapse on day two neither becomes the normal nor goes unjudged."""
+    m = SeasonalBaseline(warmup_seconds=3 * DAY)
+    t = START
+    while t < START + 1.5 * DAY:
+        m.observe(t, diurnal(t))
+        t += 300
+    level = m.level
+    zs = []
+    while t < START + 2.5 * DAY:  # a day at 4 %
+        f, z = m.observe(t, diurnal(t) * 0.04)
+        assert f.provisional and not f.ready
+        zs.append(z)
+        t += 300
+    assert m.level == level
+    assert max(zs) < -5
+    f, _ = m.observe(t, diurnal(t))
+    assert abs(f.expected / diurnal(t) - 1) < 0.1  # the day after: normal expected again
+
+
+def test_a_collapse_on_the_first_day_is_kept_out_of_learning() -> None:
+    m = SeasonalBaseline(warmup_seconds=3 * DAY)
+    t = START
+    while t < START + 0.5 * DAY:
+        m.observe(t, 1000.0)
+        t += 300
+    level = m.level
+    for _ in range(24):  # two hours at 3 %
+        m.observe(t, 30.0)
+        t += 300
+    assert level is not None and m.level is not None and abs(m.level - level) < 0.05

@@ -300,3 +300,15 @@ def test_no_name_is_one_of_faust_s_own_prometheus_sensor_names() -> None:
     our_names = {m.name for m in ours.collect()}
     assert len(faust_names) > 20 and our_names
     assert not faust_names & our_names
+
+
+def test_warming_series_are_visible(config: Config) -> None:
+    """A series whose latest bin gave no full verdict is counted as warming up, per signal."""
+    young = replay(cut(good_stream(), START + DAY), config).pipeline
+    assert young is not None and young.warming_series > 0
+    reg = CollectorRegistry()
+    metrics(reg).watch(lambda: young)
+    warming = reg.get_sample_value("rw_series_warming", {"country": "PK", "signal": "traffic"})
+    assert warming == young.monitors["PK"].warming_series()["traffic"] > 0
+    grown = replay(good_stream(), config).pipeline
+    assert grown is not None and grown.warming_series == 0
