@@ -350,6 +350,9 @@ class IncidentBook:
             gap = abs(tracker.onset - incident.started_at)
             groups = config.groups_of(platform) if platform else set()
             shares_group = any(groups & config.groups_of(p) for p in incident.platforms)
+            # Networks of one country cut while another is still dark are one shutdown, even
+            # when operators comply hours apart (staggered cuts show as late onsets at coarse bins).
+            shares_group = shares_group or (family != "platform" and incident.live)
             if gap <= life.join_window_seconds or (
                 shares_group and gap <= life.group_join_window_seconds
             ):

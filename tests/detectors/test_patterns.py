@@ -41,12 +41,25 @@ def test_every_incident_found_once_with_its_kind_and_nothing_false(
         assert s["kind_accuracy"] == 1.0
 
 
+def test_median_delay_per_cadence_meets_the_target(results: dict[str, Quality]) -> None:
+    """The issue's targets, counted in bins of the data: <= 2 at 5 minutes, <= 3 at one hour."""
+    targets = {300: 2.0, 3600: 3.0}
+    for cadence, target in targets.items():
+        merged = [q for q in results.values() if q.bin_seconds == cadence]
+        total = merged[0]
+        for q in merged[1:]:
+            total = total.merge(q)
+        median = total.summary()["all"]["delay_median_bins"]
+        assert median is not None and median <= target, (cadence, median)
+
+
 def test_delay_and_boundaries_in_bins_of_the_data(results: dict[str, Quality]) -> None:
-    """Delays and boundary errors counted in bins of each scenario's own cadence."""
+    """Per scenario: delays and boundary errors counted in bins of each scenario's own cadence. A
+    throttling that ramps in over 3 bins is seen 4 bins after its labeled start, so 4 is the bound."""
     for name, q in results.items():
         s = q.summary()["all"]
         if not s["incidents"]:
             continue
-        assert s["delay_median_bins"] is not None and s["delay_median_bins"] <= 3, name
+        assert s["delay_median_bins"] is not None and s["delay_median_bins"] <= 4, name
         assert s["start_error_median_s"] <= 2 * q.bin_seconds, name
         assert s["end_error_median_s"] <= 2 * q.bin_seconds, name
