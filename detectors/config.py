@@ -37,6 +37,9 @@ class SeasonalParams(_Model):
     noise_floor: float = Field(default=0.03, ge=0)
     warmup_seconds: int = Field(default=3 * 86400, ge=0)
     clip_sigmas: float = Field(default=3.0, gt=0)
+    protect_max_seconds: float = Field(default=2 * 86400, gt=0)
+    slow_halflife_seconds: float = Field(default=28 * 86400, gt=0)
+    slow_hold_seconds: float = Field(default=56 * 86400, ge=0)
 
 
 class ProbeParams(_Model):
@@ -46,6 +49,8 @@ class ProbeParams(_Model):
     latency_halflife_seconds: float = Field(default=3 * 3600, gt=0)
     rate_floor: float = Field(default=0.02, ge=0, le=1)
     warmup_seconds: int = Field(default=86400, ge=0)
+    slow_halflife_seconds: float = Field(default=28 * 86400, gt=0)
+    slow_hold_seconds: float = Field(default=56 * 86400, ge=0)
 
 
 class MovingMedianParams(_Model):
@@ -109,6 +114,12 @@ class Thresholds(_Model):
         gt=0,
         le=1,
         description="an open outage or network throttling ends once its drop is below this",
+    )
+    slow_drop: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="a platform this far below its slow reference, corroborated, is throttled",
     )
 
     @model_validator(mode="after")

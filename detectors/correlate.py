@@ -8,6 +8,8 @@ is still up (a mobile shutdown is an outage of the mobile ASNs, however large th
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -170,6 +172,7 @@ def classify_bin(
         return out  # every platform signal is explained by the outage
 
     down_asns = {a for a, is_out in asn_out.items() if is_out}
+    slow = _slow_platforms(platform_traffic, totals_by_source, judge)
     if _network_wide_probe_failure(reach, judge):
         # Country-wide probes failing for (nearly) every platform at once: a network is out, not
         # every platform blocked. With networks seen falling dark, it is their outage's evidence.
@@ -193,6 +196,7 @@ def classify_bin(
             down_asns,
             judge,
             out,
+            slow,
         )
     return out
 
@@ -224,6 +228,92 @@ def _network(
         if len(slower) * 2 > len(timed) > 0 and len(failing) * 2 < len(probes):
             return Observation(True, THROTTLING, slowed + slower)
     return NORMAL
+
+
+# Platforms below their slow references corroborate each other when their levels left them
+# within this long of each other (one campaign); a second platform's unrelated shift does not.
+SLOW_ONSET_WINDOW = 86400.0
+SLOW_REFERENCE_MAX = 1.25
+
+
+def _slow_platforms(
+    platform_traffic: Mapping[str, list[Verdict]],
+    totals_by_source: Mapping[str, Verdict],
+    judge: Judge,
+) -> dict[str, list[Verdict]]:
+    """Platforms whose traffic lies `slow_drop` below its slow reference, relative to the rest.
+
+    The slow reference has weeks of memory (`detectors.timing.SlowReference`): a campaign that
+    deepens step by step stays below it after the fast level has followed each step.
+    """
+    out: dict[str, list[Verdict]] = {}
+    ratios: dict[str, dict[str, float]] = defaultdict(dict)  # source -> platform -> slow ratio
+    for platform, vs in platform_traffic.items():
+        for v in vs:
+            if v.slow_ratio is not None:
+                ratios[v.key.source][platform] = v.slow_ratio
+    for platform, vs in platform_traffic.items():
+        unit: UnitKey = ("platform", None, platform)
+        hit = []
+        for v in vs:
+            ratio = v.slow_ratio
+            if ratio is None or v.slow_sigma is None:
+                continue
+            t = judge.thresholds[v.key]
+            scale = judge.hold if unit in judge.active else 1.0
+            # The median of the rest of the country and of every other platform: a national dip
+            # lowers them all, one other platform's lasting shift (a cache) moves none of it.
+            others = [r for p, r in ratios[v.key.source].items() if p != platform]
+            total = totals_by_source.get(v.key.source)
+            if total is not None:
+                others.append(_slow_rest_ratio(v, total))
+            reference = statistics.median(others) if others else 1.0
+            if reference <= 1 - t.outage_drop:
+                continue
+            # Above 1 too (up to SLOW_REFERENCE_MAX): a platform that stays put while the rest
+            # grows for good has fallen behind; the median keeps one booming platform out of it.
+            relative = ratio / min(SLOW_REFERENCE_MAX, reference)
+            z = math.log(max(relative, 1e-9)) / v.slow_sigma
+            if 1 - relative >= t.slow_drop * scale and z <= -t.min_sigmas * scale:
+                hit.append(v)
+        if hit:
+            out[platform] = hit
+    return out
+
+
+def _slow_rest_ratio(platform: Verdict, total: Verdict | None) -> float:
+    """`rest_ratio` against the slow references: the rest of the country over weeks."""
+    if total is None or total.slow_expected is None or platform.slow_expected is None:
+        return 1.0
+    expected = total.slow_expected - platform.slow_expected
+    if expected <= 0 or expected < 0.05 * total.slow_expected:
+        return total.slow_ratio or 1.0
+    return max(0.0, (total.observed - platform.observed) / expected)
+
+
+def _slow_corroborated(
+    platform: str,
+    slow: Mapping[str, list[Verdict]],
+    probes: list[Verdict],
+    rise: float,
+) -> bool:
+    """A platform below its slow reference is a campaign, not a benign shift (a CDN change, a
+    cache), when its probes are slower than weeks ago, or another platform left its reference
+    within a day of it."""
+    timed = [v for v in probes if v.slow_latency_ratio is not None]
+    slower = [v for v in timed if v.slow_latency_ratio is not None and v.slow_latency_ratio >= rise]
+    if len(slower) * 2 > len(timed) > 0:
+        return True
+    since = [v.slow_since for v in slow[platform] if v.slow_since is not None]
+    for other, vs in slow.items():
+        if other == platform:
+            continue
+        for v in vs:
+            if v.slow_since is not None and any(
+                abs(v.slow_since - s) <= SLOW_ONSET_WINDOW for s in since
+            ):
+                return True
+    return False
 
 
 def _network_wide_probe_failure(
@@ -326,6 +416,7 @@ def _classify_platform(
     down_asns: set[int],
     judge: Judge,
     out: dict[UnitKey, Observation],
+    slow: Mapping[str, list[Verdict]],
 ) -> None:
     country_unit: UnitKey = ("platform", None, platform)
     block: list[Verdict] = []
@@ -363,26 +454,38 @@ def _classify_platform(
     partial = bool(throttle) and len(hit_asns) * 2 >= len(per_asn) > 0
     if block or country_reach_hit or (hit_asns and not ok_asns) or partial:
         out[country_unit] = Observation(True, RESTRICTION, block + throttle + reach_evidence)
-    elif hit_asns:
+        return
+    if hit_asns:
         for a in hit_asns:
             out[("platform", a, platform)] = Observation(
                 True, RESTRICTION, [v for v in per_asn[a] if failing(v)]
             )
         for a in ok_asns:
             out[("platform", a, platform)] = NORMAL
-    elif throttle:
+        return
+    probe_evidence = country_reach + [v for vs in per_asn.values() for v in vs]
+    keyed = traffic or probe_evidence
+    rise = judge.thresholds[keyed[0].key].latency_rise if keyed else 1.5
+    timed = [v for v in probe_evidence if v.latency_ratio is not None]
+    slower = [v for v in timed if v.latency_ratio is not None and v.latency_ratio >= rise]
+    corroborated = len(slower) * 2 > len(timed) > 0
+    # Probes that time the platform as fast as ever contradict a slowdown of one platform: a step
+    # down that they do not see is a benign shift (a CDN change, a local cache), unless it was
+    # already open.
+    contradicted = bool(timed) and not corroborated and country_unit not in judge.active
+    if throttle and not contradicted:
         # Probes still get through: a slowdown, not a block. Rising latency corroborates it;
         # without that, a moderate drop of one series needs a longer run before it opens.
-        probe_evidence = country_reach + [v for vs in per_asn.values() for v in vs]
-        rise = judge.thresholds[throttle[0].key].latency_rise
-        slower = [
-            v for v in probe_evidence if v.latency_ratio is not None and v.latency_ratio >= rise
-        ]
-        corroborated = len(slower) * 2 > len(probe_evidence) > 0
         out[country_unit] = Observation(
             True, THROTTLING, throttle + probe_evidence, weak=not corroborated
         )
-    elif traffic_normal or ok_asns or country_reach:
+    elif platform in slow and (
+        country_unit in judge.active or _slow_corroborated(platform, slow, probe_evidence, rise)
+    ):
+        # Below where it was weeks ago, with the latency or other platforms to say so: a campaign
+        # that the fast level has followed step by step.
+        out[country_unit] = Observation(True, THROTTLING, slow[platform] + probe_evidence)
+    elif traffic_normal or ok_asns or country_reach or throttle:
         out[country_unit] = NORMAL
         for a in ok_asns:
             out[("platform", a, platform)] = NORMAL

@@ -369,8 +369,8 @@ class IncidentBook:
                 family=family,
             )
             self.incidents[best.event_id] = best
-        elif KIND_RANK[kind] > KIND_RANK[best.kind]:
-            best.kind = kind
+        # A unit of a graver kind joining an open incident upgrades it only as any unit does:
+        # after a run of such bins (see `step`), not on joining.
         best.started_at = min(best.started_at, tracker.onset)
         best.units[tracker.key] = tracker
         tracker.incident_id = best.event_id

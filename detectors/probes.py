@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
-from detectors.timing import Cadence, decay_rate
+from detectors.timing import Cadence, SlowReference, decay_rate
+
+# The slow latency reference stops following a latency this far (log units, ~20 %) above it.
+SLOW_LATENCY_TOLERANCE = 0.18
+WEEK = 7 * 86400
 
 
 class EWStat:
@@ -52,6 +56,8 @@ class ProbeBaseline:
         protect_sigmas: float = 3.0,
         protect_drop: float = 0.2,
         bin_seconds: int = 300,
+        slow_halflife_seconds: float = 4 * WEEK,
+        slow_hold_seconds: float = 8 * WEEK,
     ) -> None:
         self.rate_halflife_seconds = rate_halflife_seconds
         self.latency_halflife_seconds = latency_halflife_seconds
@@ -65,6 +71,11 @@ class ProbeBaseline:
         self.log_latency = EWStat()
         self.cadence = Cadence()
         self.first_ts: float | None = None
+        # Latency over weeks: a slowdown that the 3-hour memory has long absorbed still shows.
+        self.slow_latency = SlowReference(
+            slow_halflife_seconds, slow_hold_seconds, SLOW_LATENCY_TOLERANCE, +1
+        )
+        self.slow_latency_ratio: float | None = None  # of the last assessed bin
 
     @property
     def n(self) -> int:
@@ -84,6 +95,10 @@ class ProbeBaseline:
         latency_ratio = None
         if latency_ms is not None and latency_ms > 0 and self.log_latency.n:
             latency_ratio = math.exp(math.log(latency_ms) - self.log_latency.mean)
+        slow = self.slow_latency.value
+        self.slow_latency_ratio = None
+        if latency_ms is not None and latency_ms > 0 and slow is not None:
+            self.slow_latency_ratio = math.exp(math.log(latency_ms) - slow)
         if not (ready and z <= -self.protect_sigmas and drop >= self.protect_drop):
             if self.first_ts is None:
                 self.first_ts = ts
@@ -96,4 +111,6 @@ class ProbeBaseline:
                 self.log_latency.update(
                     math.log(latency_ms), decay_rate(covered, self.latency_halflife_seconds)
                 )
+                if ready:
+                    self.slow_latency.update(ts, self.log_latency.mean, covered)
         return observed, expected, z, ready, latency_ratio

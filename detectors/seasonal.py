@@ -25,7 +25,7 @@ from typing import Any
 
 from river import base
 
-from detectors.timing import Cadence, decay_rate
+from detectors.timing import Cadence, SlowReference, decay_rate
 
 DAY = 86400
 WEEK = 7 * DAY
@@ -42,6 +42,12 @@ STARTUP_DROP = 0.5
 STARTUP_PROTECT_MAX = DAY
 # Step of the running median in log units per hour of data (a sign-driven stochastic median).
 MEDIAN_STEP_PER_HOUR = 0.05
+# Once warm, a drop this deep is kept out of learning for as long as it lasts (a collapse); a
+# shallower one for `protect_max_seconds` at most, after which the level may follow it and the
+# slow reference alone remembers where it was (a campaign, or a lasting benign shift).
+COLLAPSE_DROP = 0.5
+# The slow reference stops following a level this far (log units, ~10 %) below it.
+SLOW_TOLERANCE = 0.105
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class Forecast:
 
     `ready`: warmed up and the bin's slot has learned, a full verdict. `provisional`: the slot has
     learned but the model is still warming up: fit only to tell a collapse from normal.
+    `slow_mean_log`: the same forecast on the slow reference's level (None before it has one).
     """
 
     mean_log: float
@@ -57,6 +64,8 @@ class Forecast:
     expected: float
     ready: bool
     provisional: bool = False
+    slow_mean_log: float | None = None
+    slow_sigma_log: float = 1.0
 
 
 class SeasonalBaseline(base.AnomalyDetector):
@@ -89,6 +98,9 @@ class SeasonalBaseline(base.AnomalyDetector):
         clip_sigmas: float = 3.0,
         protect_sigmas: float = 3.0,
         protect_drop: float = 0.2,
+        protect_max_seconds: float = 2 * DAY,
+        slow_halflife_seconds: float = 4 * WEEK,
+        slow_hold_seconds: float = 8 * WEEK,
     ) -> None:
         self.bin_seconds = bin_seconds
         self.daily_slots = daily_slots
@@ -101,6 +113,9 @@ class SeasonalBaseline(base.AnomalyDetector):
         self.clip_sigmas = clip_sigmas
         self.protect_sigmas = protect_sigmas
         self.protect_drop = protect_drop
+        self.protect_max_seconds = protect_max_seconds
+        self.slow_halflife_seconds = slow_halflife_seconds
+        self.slow_hold_seconds = slow_hold_seconds
         self._slot_seconds = DAY / daily_slots
         # Half-lives of the profiles in their own units: days of data at one time of day, and
         # weeks of one weekday (one day of data each).
@@ -117,10 +132,18 @@ class SeasonalBaseline(base.AnomalyDetector):
         self.noise_mean = 0.0
         self.noise_var = 0.0
         self.noise_n = 0
+        # The noise over the slow reference's memory: a shift that widens the fast band over days
+        # (errors just inside it still count) barely moves this one.
+        self.slow_noise_var = 0.0
+        self.slow_noise_n = 0
+        # Start of the current run below the slow reference: when a campaign's step began.
+        self.slow_onset: float | None = None
         self.median_log = 0.0
         self.first_ts: float | None = None
         self.cadence = Cadence()
         self.guarded_since: float | None = None  # start of a run the start-up guard kept out
+        self.moderate_since: float | None = None  # start of a run of moderate drops kept out
+        self.slow = SlowReference(slow_halflife_seconds, slow_hold_seconds, SLOW_TOLERANCE, -1)
         self.last_day: int | None = None
 
     # river contract -------------------------------------------------------------------------
@@ -159,9 +182,26 @@ class SeasonalBaseline(base.AnomalyDetector):
         assert self.first_ts is not None
         learned = self.slot_learned(ts)
         warm = ts - self.first_ts >= self.warmup_seconds
+        slow = self.slow.value
+        slow_sigma = math.sqrt(self.slow_noise_var + self.noise_floor * self.noise_floor)
         return Forecast(
-            mean_log, sigma, math.expm1(mean_log), warm and learned, learned and not warm
+            mean_log,
+            sigma,
+            math.expm1(mean_log),
+            warm and learned,
+            learned and not warm,
+            None if slow is None else mean_log + slow - self.overall_level(),
+            slow_sigma,
         )
+
+    def overall_level(self) -> float:
+        """The level with the learned profiles' means: what a lasting shift moves, whichever part
+        of the model absorbed it first (the daily curve takes a step faster than the level)."""
+        assert self.level is not None
+        learned = [v for v, n in zip(self.daily, self.daily_n, strict=True) if n > 0]
+        seen = [v for v, n in zip(self.weekly, self.weekly_n, strict=True) if n > 0]
+        d = sum(learned) / len(learned) if learned else 0.0
+        return self.level + d + (sum(seen) / len(seen) if seen else 0.0)
 
     def observe(self, ts: float, value: float) -> tuple[Forecast, float]:
         """Score one bin, then learn from it unless it lies far below expectation.
@@ -172,13 +212,29 @@ class SeasonalBaseline(base.AnomalyDetector):
         f = self.forecast(ts)
         z = (y - f.mean_log) / f.sigma_log
         drop = 1.0 - value / f.expected if f.expected > 0 else 0.0
+        self._track_slow_onset(ts, y, f)
         if f.ready:
             protected = z <= -self.protect_sigmas and drop >= self.protect_drop
+            if not protected:
+                self.moderate_since = None
+            elif drop < COLLAPSE_DROP:
+                if self.moderate_since is None:
+                    self.moderate_since = ts
+                protected = ts - self.moderate_since < self.protect_max_seconds
         else:
             protected = self._startup_guard(ts, y, f, z, drop)
         if not protected:
             self._learn(ts, y, f)
         return f, z
+
+    def _track_slow_onset(self, ts: float, y: float, f: Forecast) -> None:
+        if f.slow_mean_log is None or self.slow.value is None:
+            return
+        if y - f.slow_mean_log < -SLOW_TOLERANCE:
+            if self.slow_onset is None:
+                self.slow_onset = ts
+        elif self.overall_level() - self.slow.value > -SLOW_TOLERANCE / 2:
+            self.slow_onset = None
 
     def _startup_guard(self, ts: float, y: float, f: Forecast, z: float, drop: float) -> bool:
         """Keep a collapse out of a model that cannot yet judge one, for a day at most."""
@@ -206,7 +262,16 @@ class SeasonalBaseline(base.AnomalyDetector):
             return
         covered = self.cadence.covered(ts, self.bin_seconds)
         error = y - f.mean_log
-        self._learn_noise(error, covered)
+        # A shift must not widen the band it is judged by: once warm, errors beyond clip_sigmas
+        # are left out of the noise (clipping them would still widen it until the shift fit).
+        if not f.ready or abs(error) <= self.clip_sigmas * f.sigma_log:
+            self._learn_noise(error, covered)
+            if not f.ready:
+                self.slow_noise_var = self.noise_var
+            elif self.slow_noise_n < 3 or abs(error) <= self.clip_sigmas * f.slow_sigma_log:
+                self.slow_noise_n += 1
+                rate = max(decay_rate(covered, self.slow.halflife), 1.0 / self.slow_noise_n)
+                self.slow_noise_var += rate * (error * error - self.slow_noise_var)
         step = MEDIAN_STEP_PER_HOUR * covered / 3600
         self.median_log += step if y > self.median_log else -step
         if f.ready:  # outliers move the model by a few sigmas at most
@@ -241,6 +306,8 @@ class SeasonalBaseline(base.AnomalyDetector):
             self.weekly_n[wd] += weeks
             rate = decay_rate(weeks, self._weekly_halflife_weeks)
             self.weekly[wd] += rate * (y - level - daily_part - self.weekly[wd])
+        if f.ready:  # the slow reference starts from a warmed-up model
+            self.slow.update(ts, self.overall_level(), covered)
         day = int(ts // DAY)
         if day != self.last_day:
             self.last_day = day

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,6 +25,18 @@ class Verdict:
     latency_ratio: float | None = None
     provisional: bool = False  # still warming up, but fit to tell a collapse from normal
     reference: str | None = None  # what a platform's traffic was judged against (correlation)
+    # Against the slow reference (weeks of memory, see detectors.timing.SlowReference): what a
+    # level that has followed a deepening campaign no longer shows. None: no slow reference yet.
+    slow_expected: float | None = None
+    slow_sigma: float | None = None  # of log traffic around the slow reference
+    slow_since: float | None = None  # start of the run below it: when the step began
+    slow_latency_ratio: float | None = None
+
+    @property
+    def slow_ratio(self) -> float | None:
+        if self.slow_expected is None or self.slow_expected <= 0:
+            return None
+        return self.observed / self.slow_expected
 
     @property
     def drop(self) -> float:
@@ -48,15 +61,23 @@ class TrafficModel(Protocol):
 class SeasonalModel:
     """Adapter from `SeasonalBaseline` to `TrafficModel`."""
 
-    __slots__ = ("detector", "provisional")
+    __slots__ = ("detector", "provisional", "slow_expected", "slow_sigma", "slow_since")
 
     def __init__(self, detector: SeasonalBaseline) -> None:
         self.detector = detector
-        self.provisional = False  # of the last assessed bin: read right after `assess`
+        # Of the last assessed bin: read right after `assess`.
+        self.provisional = False
+        self.slow_expected: float | None = None
+        self.slow_sigma: float | None = None
+        self.slow_since: float | None = None
 
     def assess(self, ts: float, value: float) -> tuple[float, float, bool]:
         forecast, z = self.detector.observe(ts, value)
         self.provisional = forecast.provisional
+        slow = forecast.slow_mean_log
+        self.slow_expected = None if slow is None else math.expm1(slow)
+        self.slow_sigma = None if slow is None else forecast.slow_sigma_log
+        self.slow_since = self.detector.slow_onset
         return forecast.expected, z, forecast.ready
 
     def __getstate__(self) -> SeasonalBaseline:
@@ -64,6 +85,7 @@ class SeasonalModel:
 
     def __setstate__(self, state: SeasonalBaseline) -> None:
         self.detector, self.provisional = state, False
+        self.slow_expected = self.slow_sigma = self.slow_since = None
 
 
 @dataclass(slots=True)
@@ -128,6 +150,9 @@ def make_traffic_model(config: Config, thresholds: Thresholds) -> TrafficModel:
                 clip_sigmas=p.clip_sigmas,
                 protect_sigmas=thresholds.protect_sigmas,
                 protect_drop=thresholds.protect_drop,
+                protect_max_seconds=p.protect_max_seconds,
+                slow_halflife_seconds=p.slow_halflife_seconds,
+                slow_hold_seconds=p.slow_hold_seconds,
             )
         )
     from detectors.baselines import make_baseline_model
@@ -157,6 +182,8 @@ class Series:
                 bin_seconds=config.bin_seconds,
                 protect_sigmas=self.thresholds.protect_sigmas,
                 protect_drop=self.thresholds.protect_drop,
+                slow_halflife_seconds=p.slow_halflife_seconds,
+                slow_hold_seconds=p.slow_hold_seconds,
             )
 
     def new_bin(self) -> Bin:
@@ -168,10 +195,31 @@ class Series:
             assert not isinstance(self.model, ProbeBaseline)
             value = acc.value
             expected, z, ready = self.model.assess(bin_start, value)
-            provisional = isinstance(self.model, SeasonalModel) and self.model.provisional
-            return Verdict(self.key, value, expected, z, ready, provisional=provisional)
+            if isinstance(self.model, SeasonalModel):
+                m = self.model
+                return Verdict(
+                    self.key,
+                    value,
+                    expected,
+                    z,
+                    ready,
+                    provisional=m.provisional,
+                    slow_expected=m.slow_expected,
+                    slow_sigma=m.slow_sigma,
+                    slow_since=m.slow_since,
+                )
+            return Verdict(self.key, value, expected, z, ready)
         assert isinstance(self.model, ProbeBaseline)
         observed, expected, z, ready, latency_ratio = self.model.assess(
             bin_start, acc.probes, acc.ok, acc.latency_ms
         )
-        return Verdict(self.key, observed, expected, z, ready, tuple(acc.failures), latency_ratio)
+        return Verdict(
+            self.key,
+            observed,
+            expected,
+            z,
+            ready,
+            tuple(acc.failures),
+            latency_ratio,
+            slow_latency_ratio=self.model.slow_latency_ratio,
+        )

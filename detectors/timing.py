@@ -48,3 +48,66 @@ class Cadence:
 
     def __setstate__(self, state: tuple[float | None, float | None]) -> None:
         self.last_ts, self.spacing = state
+
+
+class SlowReference:
+    """A long memory of a level (in log units) that a sustained move one way does not drag along.
+
+    A campaign that deepens over weeks is followed by any level with a memory of days. This one
+    follows with a memory of weeks, and stops following while the level stays more than
+    `tolerance` (log units) on the watched side of it (`direction` -1: below, +1: above), for at
+    most `hold_seconds`; after that the new level is taken as normal (a lasting benign shift).
+    """
+
+    __slots__ = ("away_since", "direction", "elapsed", "halflife", "hold", "tolerance", "value")
+
+    def __init__(
+        self, halflife_seconds: float, hold_seconds: float, tolerance: float, direction: int
+    ) -> None:
+        self.halflife = halflife_seconds
+        self.hold = hold_seconds
+        self.tolerance = tolerance
+        self.direction = direction
+        self.value: float | None = None
+        self.elapsed = 0.0  # seconds of data followed: an exact mean until a half-life of them
+        self.away_since: float | None = None
+
+    def update(self, ts: float, level: float, covered: float) -> None:
+        if self.value is None:
+            self.value, self.elapsed = level, covered
+            return
+        gap = level - self.value
+        if self.direction * gap > self.tolerance:
+            if self.away_since is None:
+                self.away_since = ts
+            if ts - self.away_since < self.hold:
+                return
+        else:
+            self.away_since = None
+        self.elapsed += covered
+        rate = max(decay_rate(covered, self.halflife), covered / self.elapsed)
+        self.value += min(rate, 1.0) * gap
+
+    def __getstate__(self) -> tuple[float, float, float, int, float | None, float, float | None]:
+        return (
+            self.halflife,
+            self.hold,
+            self.tolerance,
+            self.direction,
+            self.value,
+            self.elapsed,
+            self.away_since,
+        )
+
+    def __setstate__(
+        self, state: tuple[float, float, float, int, float | None, float, float | None]
+    ) -> None:
+        (
+            self.halflife,
+            self.hold,
+            self.tolerance,
+            self.direction,
+            self.value,
+            self.elapsed,
+            self.away_since,
+        ) = state

@@ -508,6 +508,117 @@ def br_feed_moves_hours() -> Scenario:
     )
 
 
+def ru_slow_campaign_hourly() -> Scenario:
+    """X throttled in steps over weeks (-20 %, a month later -45 %, latency up each time), at
+    hourly cadence; beside it YouTube drops 30 % for good in one step (a local cache now serves
+    it: a benign level shift, probes unchanged)."""
+    first = _at("2021-02-01", 12, RUSSIA)
+    second = first + 28 * DAY
+    end = second + 21 * DAY
+    cache = _at("2021-02-15", 3, RUSSIA)
+    return Scenario(
+        name="ru-slow-campaign-hourly",
+        description=ru_slow_campaign_hourly.__doc__ or "",
+        start=ts_of("2021-01-04T00:00:00"),
+        end=end + 7 * DAY,
+        countries=(RUSSIA,),
+        effects=(
+            Effect(
+                "x throttled in steps",
+                "throttling",
+                "RU",
+                first,
+                end,
+                "throttle",
+                platforms=("x",),
+                factor=0.8,
+                fail_share=0.02,
+                method="timeout",
+                latency_factor=1.6,
+            ),
+            Effect(
+                "x throttled deeper",
+                "throttling",
+                "RU",
+                second,
+                end,
+                "throttle",
+                platforms=("x",),
+                factor=0.56,
+                fail_share=0.02,
+                method="timeout",
+                latency_factor=1.6,
+                labeled=False,  # the same campaign: one incident
+            ),
+            Effect(
+                "youtube served from a local cache",
+                "benign",
+                "RU",
+                cache,
+                end + 7 * DAY,
+                "scale",
+                platforms=("youtube",),
+                factor=0.7,
+            ),
+        ),
+        bin_seconds=3600,
+    )
+
+
+def ir_slow_campaign_daily() -> Scenario:
+    """Instagram and WhatsApp slowed in steps at daily cadence (-25 %, three weeks later -50 %),
+    probes still passing; beside it traffic grows 15 % in one step (a new network joins)."""
+    first = ts_of("2022-06-01T00:00:00")
+    second = first + 21 * DAY
+    end = second + 21 * DAY
+    growth = ts_of("2022-06-10T00:00:00")
+    meta = ("instagram", "whatsapp")
+    return Scenario(
+        name="ir-slow-campaign-daily",
+        description=ir_slow_campaign_daily.__doc__ or "",
+        start=ts_of("2022-04-01T00:00:00"),
+        end=end + 14 * DAY,
+        countries=(IRAN,),
+        effects=(
+            Effect(
+                "instagram and whatsapp slowed in steps",
+                "throttling",
+                "IR",
+                first,
+                end,
+                "throttle",
+                platforms=meta,
+                factor=0.75,
+                fail_share=0.02,
+                method="timeout",
+            ),
+            Effect(
+                "instagram and whatsapp slowed deeper",
+                "throttling",
+                "IR",
+                second,
+                end,
+                "throttle",
+                platforms=meta,
+                factor=0.67,
+                fail_share=0.02,
+                method="timeout",
+                labeled=False,
+            ),
+            Effect(
+                "a new network lifts all traffic",
+                "benign",
+                "IR",
+                growth,
+                end + 14 * DAY,
+                "scale",
+                factor=1.15,
+            ),
+        ),
+        bin_seconds=86400,
+    )
+
+
 PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ke-mobile-outage-country-probes": ke_mobile_outage_country_probes,
     "pk-nightly-mobile-country-probes": pk_nightly_mobile_country_probes,
@@ -523,6 +634,8 @@ PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ru-platform-only-feed": ru_platform_only_feed,
     "ir-lone-feed-pauses": ir_lone_feed_pauses,
     "br-feed-moves-hours": br_feed_moves_hours,
+    "ru-slow-campaign-hourly": ru_slow_campaign_hourly,
+    "ir-slow-campaign-daily": ir_slow_campaign_daily,
 }
 
 # Scenarios whose incident lies inside the detector's warm-up on purpose: every other incident has a
@@ -541,6 +654,7 @@ VALIDATION: frozenset[str] = frozenset(
         "ru-platform-only-feed",
         "ir-lone-feed-pauses",
         "br-feed-moves-hours",
+        "ir-slow-campaign-daily",
         "et-partial-blocking",
         "ru-x-throttling",
         "mm-feed-faults",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from detectors.config import Config, Thresholds
-from detectors.correlate import OUTAGE, RESTRICTION, THROTTLING, classify_bin
+from detectors.correlate import NORMAL, OUTAGE, RESTRICTION, THROTTLING, classify_bin
 from detectors.records import SeriesKey
 from detectors.series import Verdict
 
@@ -190,3 +190,85 @@ def test_platform_only_feed_all_collapsing_is_an_outage() -> None:
     out = classify(*(tv(5, 100, platform=p) for p in PLATFORMS))
     assert out[("outage", None, None)].kind == OUTAGE
     assert not any(o.anomalous for k, o in out.items() if k[0] == "platform")
+
+
+def slow_tv(
+    ratio_now: float, slow_ratio: float, platform: str, since: float | None = 0.0
+) -> Verdict:
+    """A platform whose fast level has followed a drop (fast ratio near 1) but not its slow one."""
+    key = SeriesKey("traffic", "cdn", "PK", None, platform)
+    expected = 1000.0
+    return Verdict(
+        key,
+        expected * ratio_now,
+        expected,
+        0.0,
+        True,
+        slow_expected=expected * ratio_now / slow_ratio,
+        slow_sigma=0.03,
+        slow_since=since,
+    )
+
+
+def slow_total(platform_observed: float, platform_slow_expected: float) -> Verdict:
+    key = SeriesKey("traffic", "cdn", "PK", None, None)
+    return Verdict(
+        key,
+        10_000.0 - 1000.0 + platform_observed,
+        10_000.0,
+        0.0,
+        True,
+        slow_expected=10_000.0 - 1000.0 + platform_slow_expected,
+        slow_sigma=0.03,
+    )
+
+
+def test_a_campaign_the_fast_level_followed_is_throttling_when_latency_says_so() -> None:
+    x = slow_tv(1.0, 0.75, "x")
+    probes = [lrv(a, "x", 1.0) for a in (1, 2)]
+    for p in probes:
+        p.slow_latency_ratio = 1.8  # slower than weeks ago; the 3-hour memory has absorbed it
+    others = [slow_tv(1.0, 1.0, p, None) for p in ("youtube", "google")]
+    out = classify(x, slow_total(x.observed, x.slow_expected or 0.0), *others, *probes)
+    assert out[("platform", None, "x")].anomalous
+    assert out[("platform", None, "x")].kind == THROTTLING
+
+
+def test_one_platform_stepping_down_with_probes_as_fast_as_ever_is_a_benign_shift() -> None:
+    yt = slow_tv(1.0, 0.7, "youtube")
+    probes = [lrv(a, "youtube", 1.0) for a in (1, 2)]
+    for p in probes:
+        p.slow_latency_ratio = 1.0
+    others = [slow_tv(1.0, 1.0, p, None) for p in ("x", "google")]
+    out = classify(yt, slow_total(yt.observed, yt.slow_expected or 0.0), *others, *probes)
+    assert not out.get(("platform", None, "youtube"), NORMAL).anomalous
+
+
+def test_two_platforms_leaving_their_slow_references_together_corroborate_each_other() -> None:
+    ig, wa = slow_tv(1.0, 0.7, "instagram", 100.0), slow_tv(1.0, 0.7, "whatsapp", 3700.0)
+    others = [slow_tv(1.0, 1.0, p, None) for p in ("x", "google", "youtube")]
+    out = classify(ig, wa, *others)
+    assert out[("platform", None, "instagram")].kind == THROTTLING
+    assert out[("platform", None, "whatsapp")].kind == THROTTLING
+    # ... but not a second platform whose step came weeks after the first (a cache, later)
+    late = slow_tv(1.0, 0.7, "whatsapp", 100.0 + 20 * 86400)
+    out = classify(ig, late, *others)
+    assert not out.get(("platform", None, "whatsapp"), NORMAL).anomalous
+
+
+def test_a_national_dip_below_the_slow_references_is_nobodys_campaign() -> None:
+    vs = [slow_tv(1.0, 0.8, p) for p in ("x", "google", "youtube", "facebook")]
+    out = classify(*vs)
+    assert not any(o.anomalous for o in out.values())
+
+
+def test_a_step_down_that_probes_time_as_fast_as_ever_opens_nothing_until_open() -> None:
+    yt = tv(700, 1000, platform="youtube")
+    total = tv(9700, 10_000)
+    probes = [lrv(a, "youtube", 1.0) for a in (1, 2)]
+    assert ("platform", None, "youtube") not in {
+        u for u, o in classify(yt, total, *probes).items() if o.anomalous
+    }
+    unit = ("platform", None, "youtube")
+    held = classify_bin([yt, total, *probes], {v.key: T for v in (yt, total, *probes)}, {unit})
+    assert held[unit].kind == THROTTLING  # already open (a throttling the latency first showed)
