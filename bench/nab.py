@@ -206,8 +206,8 @@ def render_markdown(
         f"Seven series of the Numenta Anomaly Benchmark ({len(names)} files, {windows} labeled "
         "windows, 5-minute volume-like metrics: EC2 network-in, ELB requests, road occupancy, "
         "Twitter mentions; [data/real/nab/](data/real/nab/README.md), MIT), each fed to the real "
-        "pipeline as the country-wide traffic of a fictitious country with the packaged default "
-        "config. Scores: our port of NAB's scorer ([bench/nab_score.py](bench/nab_score.py): "
+        "pipeline as the country-wide traffic of a stand-in country (AQ) at 300-s bins with the "
+        "packaged default config. Scores: our port of NAB's scorer ([bench/nab_score.py](bench/nab_score.py): "
         "standard profile A_tp = 1, A_fp = 0.11, A_fn = 1, sigmoid window scoring, the first 15 % "
         "of each file probationary, one threshold optimised over the seven files, normalised so "
         f"that NAB's null detector (raw {null_total:g}) scores 0 and a perfect one (raw "
@@ -237,6 +237,10 @@ def render_markdown(
     out += [
         "",
         "TP/FP/FN count rows (NAB's counts: every row at or above the threshold is a detection). "
+        "A threshold of 1.1 means NAB's optimiser found nothing better than never detecting (the "
+        "null score); the event rows are scored at threshold 1 instead (a flag is a detection). "
+        "A row whose bin closed together with the next one (the row before a gap in the file) "
+        "gets no verdict from the replay's verdict recorder and scores 0. "
         "Per-file columns are raw scores (a missed window costs 1, each false positive up to "
         f"0.11). Our pipeline raised {sum(events.values())} events over the seven files "
         f"({', '.join(f'{k} {v}' for k, v in zip(short, events.values(), strict=True))}).",

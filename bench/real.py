@@ -342,6 +342,21 @@ def render_markdown(
         + " | ".join(cells)
         + " |"
     )
+    out += [
+        "",
+        "What the numbers say. Most reported events do not show in these data: the counts are "
+        "over the whole OONI test list, so blocking a few platforms moves the day's ok share by "
+        "2 to 11 % (RU 2022, PK, TR), below the probe detector's 20 % drop; throttling "
+        "lets probes through (RU 2021); no series measures traffic volume, so no shutdown can "
+        "show (IR, MM); and MM has no measurements before the coup to learn from (see "
+        "data/real/LABELS.md, row by row). What is found is found days late, as daily bins and "
+        "2-bin opening allow, and a block whose onset is gradual is learned as the new normal "
+        "within about a week (IR 2022: the event resolves while the block goes on, hence the "
+        "end error). The longest false events are level shifts of the Tor series (IR from "
+        "2021-06, TR from 2021-04) held open for months: a bin far below expectation is never "
+        "learned, so a series whose level drops for good keeps its old expectation until it "
+        "climbs back.",
+    ]
     out += ["", f"False events of {names[ref]}:", ""]
     for country in real_data.COUNTRIES:
         for ev in runs[(country, ref)].false:
