@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-perf bench-core bench-scaleout bench-soak bench-worker bench-latency bench-reliability clean
+.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-real bench-nab bench-perf bench-core bench-scaleout bench-soak bench-worker bench-latency bench-reliability clean
 
 venv: $(STAMP)
 
@@ -47,8 +47,17 @@ bench-core: venv
 bench-scaleout: venv
 	$(BIN)/python -m bench.worker_perf --synthetic 20000x15 --write
 
+# Detection quality: simulated scenarios, then real OONI/Tor data and NAB (a few minutes in all).
 bench-quality: venv
 	$(BIN)/python -m bench.quality --write
+	$(BIN)/python -m bench.real --write
+	$(BIN)/python -m bench.nab --write
+
+bench-real: venv
+	$(BIN)/python -m bench.real --write
+
+bench-nab: venv
+	$(BIN)/python -m bench.nab --write
 
 bench-soak: venv
 	$(BIN)/python -m bench.soak --write
