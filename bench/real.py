@@ -31,11 +31,9 @@ from detectors.evaluation import (
     Detected,
     Labeled,
     Quality,
+    best_incident,
     evaluate,
     final_events,
-    kind_match,
-    matches,
-    overlap,
     parse_time,
 )
 from detectors.events import iso
@@ -119,18 +117,9 @@ def assign(
     """Which events each incident received: detectors.evaluation.evaluate's rule, per incident."""
     assigned: dict[int, list[Detected]] = {i: [] for i in range(len(incidents))}
     for e in sorted(events, key=lambda e: (e.started_at, e.event_id)):
-        candidates = [
-            (
-                kind_match(e.kind, t.kind) == "exact",
-                overlap(e, t, horizon),
-                -abs(e.started_at - t.start),
-                -i,
-            )
-            for i, t in enumerate(incidents)
-            if matches(e, t, horizon)
-        ]
-        if candidates:
-            assigned[-max(candidates)[3]].append(e)
+        best = best_incident(e, incidents, horizon)
+        if best is not None:
+            assigned[best].append(e)
     return assigned
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -296,6 +296,22 @@ class Quality:
         }
 
 
+def best_incident(e: Detected, incidents: Sequence[Labeled], horizon: float) -> int | None:
+    """The index of the incident an event is matched to: the right kind first, then the longest
+    overlap, then the nearest start; None when it matches none."""
+    candidates = [
+        (
+            kind_match(e.kind, t.kind) == "exact",
+            overlap(e, t, horizon),
+            -abs(e.started_at - t.start),
+            -i,
+        )
+        for i, t in enumerate(incidents)
+        if matches(e, t, horizon)
+    ]
+    return -max(candidates)[3] if candidates else None
+
+
 def evaluate(
     messages: Iterable[Mapping[str, Any]],
     truth: Iterable[Mapping[str, Any]],
@@ -327,18 +343,9 @@ def evaluate(
         tally = quality.tallies.setdefault(e.kind, Tally())
         tally.events += 1
         every.events += 1
-        candidates = [
-            (
-                kind_match(e.kind, t.kind) == "exact",
-                overlap(e, t, horizon),
-                -abs(e.started_at - t.start),
-                -i,
-            )
-            for i, t in enumerate(incidents)
-            if matches(e, t, horizon)
-        ]
-        if candidates:
-            assigned[-max(candidates)[3]].append(e)
+        best = best_incident(e, incidents, horizon)
+        if best is not None:
+            assigned[best].append(e)
             tally.true_events += 1
             every.true_events += 1
             continue

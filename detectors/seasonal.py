@@ -228,12 +228,12 @@ class SeasonalBaseline(base.AnomalyDetector):
         return f, z
 
     def _track_slow_onset(self, ts: float, y: float, f: Forecast) -> None:
-        if f.slow_mean_log is None or self.slow.value is None:
+        if f.slow_mean_log is None:
             return
         if y - f.slow_mean_log < -SLOW_TOLERANCE:
             if self.slow_onset is None:
                 self.slow_onset = ts
-        elif self.overall_level() - self.slow.value > -SLOW_TOLERANCE / 2:
+        elif f.mean_log - f.slow_mean_log > -SLOW_TOLERANCE / 2:  # the level is back near it
             self.slow_onset = None
 
     def _startup_guard(self, ts: float, y: float, f: Forecast, z: float, drop: float) -> bool:

@@ -87,27 +87,3 @@ class SlowReference:
         self.elapsed += covered
         rate = max(decay_rate(covered, self.halflife), covered / self.elapsed)
         self.value += min(rate, 1.0) * gap
-
-    def __getstate__(self) -> tuple[float, float, float, int, float | None, float, float | None]:
-        return (
-            self.halflife,
-            self.hold,
-            self.tolerance,
-            self.direction,
-            self.value,
-            self.elapsed,
-            self.away_since,
-        )
-
-    def __setstate__(
-        self, state: tuple[float, float, float, int, float | None, float, float | None]
-    ) -> None:
-        (
-            self.halflife,
-            self.hold,
-            self.tolerance,
-            self.direction,
-            self.value,
-            self.elapsed,
-            self.away_since,
-        ) = state
