@@ -448,6 +448,17 @@ def _classify_platform(
         v for a in sorted(hit_asns) for v in per_asn[a] if failing(v)
     ]
 
+    probe_evidence = country_reach + [v for vs in per_asn.values() for v in vs]
+    keyed = traffic or probe_evidence
+    rise = judge.thresholds[keyed[0].key].latency_rise if keyed else 1.5
+    timed = [v for v in probe_evidence if v.latency_ratio is not None]
+    slower = [v for v in timed if v.latency_ratio is not None and v.latency_ratio >= rise]
+    corroborated = len(slower) * 2 > len(timed) > 0
+    if block and corroborated and not (country_reach_hit or hit_asns):
+        # Traffic far below with probes getting through, only slower: a deep slowdown, not a
+        # block, which makes probes fail.
+        throttle, block = throttle + block, []
+
     # A moderate drop of the platform's traffic with probes failing on at least half the networks
     # is partial blocking (a share of connections or of ISPs), not throttling, which lets probes
     # through; one network's probes failing in one bin during a slowdown is noise.
@@ -463,12 +474,6 @@ def _classify_platform(
         for a in ok_asns:
             out[("platform", a, platform)] = NORMAL
         return
-    probe_evidence = country_reach + [v for vs in per_asn.values() for v in vs]
-    keyed = traffic or probe_evidence
-    rise = judge.thresholds[keyed[0].key].latency_rise if keyed else 1.5
-    timed = [v for v in probe_evidence if v.latency_ratio is not None]
-    slower = [v for v in timed if v.latency_ratio is not None and v.latency_ratio >= rise]
-    corroborated = len(slower) * 2 > len(timed) > 0
     # Probes that time the platform as fast as ever contradict a slowdown of one platform: a step
     # down that they do not see is a benign shift (a CDN change, a local cache), unless it was
     # already open.
@@ -487,5 +492,7 @@ def _classify_platform(
         out[country_unit] = Observation(True, THROTTLING, slow[platform] + probe_evidence)
     elif traffic_normal or ok_asns or country_reach or throttle:
         out[country_unit] = NORMAL
-        for a in ok_asns:
-            out[("platform", a, platform)] = NORMAL
+    # Probes passing on a network say it is not blocked there, whatever the country unit is: a
+    # network unit opened by a probe blip must not linger (and join a throttling as a block).
+    for a in ok_asns:
+        out[("platform", a, platform)] = NORMAL

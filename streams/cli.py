@@ -14,7 +14,7 @@ import orjson
 from detectors.config import Config, config_as_yaml, load_config
 from detectors.exceptions import RestrictwatchError
 from detectors.simulation.render import render
-from detectors.simulation.scenarios import SCENARIOS, scenario
+from detectors.simulation.scenarios import SCENARIOS, scenario, scenario_set
 from streams.replay import open_input, read_lines, replay, summary_table
 
 DEMO_SCENARIO = "pk-2023-12-17"
@@ -68,7 +68,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     if args.list:
         for name, build in sorted(SCENARIOS.items()):
-            print(f"{name:<28} {build().description.splitlines()[0]}")
+            print(f"{name:<34} {scenario_set(name):<10} {build().description.splitlines()[0]}")
         return 0
     if not args.scenario or not args.out:
         raise UsageError("simulate needs --scenario NAME and --out FILE (or --list)")

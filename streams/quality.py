@@ -23,7 +23,7 @@ from detectors.config import Config, load_config
 from detectors.evaluation import ALL, FALSE, KINDS, MISSED, Quality, evaluate, parse_time
 from detectors.schemas import SchemaError, validator
 from detectors.simulation.render import render
-from detectors.simulation.scenarios import SCENARIOS, country_days, scenario
+from detectors.simulation.scenarios import SCENARIOS, country_days, scenario, select_scenarios
 from streams.cli import EXTRA_COMMANDS, UsageError
 from streams.replay import read_lines, replay
 
@@ -321,12 +321,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.scenario and args.input:
         raise UsageError("backtest takes --scenario or --input/--truth, not both")
     if args.scenario:
-        names = list(SCENARIOS) if "all" in args.scenario else args.scenario
-        unknown = [n for n in names if n not in SCENARIOS]
-        if unknown:
-            raise UsageError(
-                f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(sorted(SCENARIOS))}"
-            )
+        try:
+            names = select_scenarios(args.scenario)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
         bt = run_backtest(configs, names, args.seed, args.workers, args.traffic_only)
         columns = [(label, bt.total[label]) for label in bt.labels]
     elif args.input and args.truth:
@@ -398,7 +396,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="detector config YAML; repeat to compare (first is the reference)",
     )
     p.add_argument(
-        "--scenario", action="append", help="scenario name, repeatable; 'all' for every one"
+        "--scenario",
+        action="append",
+        help="scenario name, repeatable; 'all', 'tuning' or 'validation' for a set",
     )
     p.add_argument("--input", help="records file to replay instead of scenarios (needs --truth)")
     p.add_argument("--truth", help="labeled incidents of --input")

@@ -619,6 +619,62 @@ def ir_slow_campaign_daily() -> Scenario:
     )
 
 
+def tr_slow_campaign_5min() -> Scenario:
+    """Instagram throttled in steps over weeks (-25 %, three weeks later -50 %, latency up), at
+    5-minute cadence; beside it Wikipedia drops 35 % for good in one step (a CDN change: a
+    benign level shift, probes unchanged)."""
+    first = _at("2022-10-03", 11, TURKEY)
+    second = first + 21 * DAY
+    end = second + 14 * DAY
+    cdn = _at("2022-10-12", 4, TURKEY)
+    return Scenario(
+        name="tr-slow-campaign-5min",
+        description=tr_slow_campaign_5min.__doc__ or "",
+        start=ts_of("2022-09-05T00:00:00"),
+        end=end + 5 * DAY,
+        countries=(TURKEY,),
+        effects=(
+            Effect(
+                "instagram throttled in steps",
+                "throttling",
+                "TR",
+                first,
+                end,
+                "throttle",
+                platforms=("instagram",),
+                factor=0.75,
+                fail_share=0.02,
+                method="timeout",
+                latency_factor=1.5,
+            ),
+            Effect(
+                "instagram throttled deeper",
+                "throttling",
+                "TR",
+                second,
+                end,
+                "throttle",
+                platforms=("instagram",),
+                factor=0.67,
+                fail_share=0.02,
+                method="timeout",
+                latency_factor=1.5,
+                labeled=False,  # the same campaign: one incident
+            ),
+            Effect(
+                "wikipedia moved to another CDN",
+                "benign",
+                "TR",
+                cdn,
+                end + 5 * DAY,
+                "scale",
+                platforms=("wikipedia",),
+                factor=0.65,
+            ),
+        ),
+    )
+
+
 PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ke-mobile-outage-country-probes": ke_mobile_outage_country_probes,
     "pk-nightly-mobile-country-probes": pk_nightly_mobile_country_probes,
@@ -636,6 +692,7 @@ PATTERNS: dict[str, Callable[[], Scenario]] = {
     "br-feed-moves-hours": br_feed_moves_hours,
     "ru-slow-campaign-hourly": ru_slow_campaign_hourly,
     "ir-slow-campaign-daily": ir_slow_campaign_daily,
+    "tr-slow-campaign-5min": tr_slow_campaign_5min,
 }
 
 # Scenarios whose incident lies inside the detector's warm-up on purpose: every other incident has a

@@ -6,7 +6,7 @@ judged after they could have learned the weekly rhythm, as they would be in serv
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from detectors.simulation.model import DAY, Country, Effect, Network, Scenario, ts_of
 
@@ -564,6 +564,28 @@ def scenario_set(name: str) -> str:
     from detectors.simulation.patterns import VALIDATION
 
     return "validation" if name in VALIDATION else "tuning"
+
+
+SETS = ("tuning", "validation")
+
+
+def select_scenarios(selectors: Sequence[str]) -> list[str]:
+    """Scenario names from names and the selectors 'all', 'tuning' and 'validation', in library
+    order, each once; an unknown name raises KeyError."""
+    chosen: set[str] = set()
+    for sel in selectors:
+        if sel == "all":
+            chosen.update(SCENARIOS)
+        elif sel in SETS:
+            chosen.update(n for n in SCENARIOS if scenario_set(n) == sel)
+        elif sel in SCENARIOS:
+            chosen.add(sel)
+        else:
+            raise KeyError(
+                f"unknown scenario {sel!r}; known: all, tuning, validation, "
+                f"{', '.join(sorted(SCENARIOS))}"
+            )
+    return [n for n in SCENARIOS if n in chosen]
 
 
 def scenario(name: str) -> Scenario:

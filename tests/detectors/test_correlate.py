@@ -272,3 +272,29 @@ def test_a_step_down_that_probes_time_as_fast_as_ever_opens_nothing_until_open()
     unit = ("platform", None, "youtube")
     held = classify_bin([yt, total, *probes], {v.key: T for v in (yt, total, *probes)}, {unit})
     assert held[unit].kind == THROTTLING  # already open (a throttling the latency first showed)
+
+
+def test_a_deep_drop_with_probes_passing_only_slower_is_throttling_not_a_block() -> None:
+    # 60 % down is past block_drop, but a block makes probes fail; these get through, slower.
+    x = tv(3800, 10_000, platform="x")
+    total = tv(96_000, 100_000)
+    probes = [lrv(a, "x", 2.0) for a in (1, 2, 3)]
+    assert classify(x, total, *probes)[("platform", None, "x")].kind == THROTTLING
+    # ... and with no probes to say so, the same drop is a restriction
+    assert classify(x, total)[("platform", None, "x")].kind == RESTRICTION
+
+
+def test_probes_passing_on_a_network_close_its_unit_during_a_throttling() -> None:
+    # A probe blip opened a block on network 2 while the platform is throttled country-wide:
+    # probes passing there again must say so, or the unit lingers and turns the throttling
+    # into a block.
+    x = tv(700, 1000, platform="x")
+    total = tv(9700, 10_000)
+    probes = [lrv(a, "x", 2.0) for a in (1, 2)]
+    blip: tuple[str, int | None, str | None] = ("platform", 2, "x")
+    country: tuple[str, int | None, str | None] = ("platform", None, "x")
+    out = classify_bin(
+        [x, total, *probes], {v.key: T for v in (x, total, *probes)}, {blip, country}
+    )
+    assert out[country].kind == THROTTLING
+    assert out[blip] is NORMAL

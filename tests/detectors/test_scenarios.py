@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from detectors.schemas import validator
 from detectors.simulation.model import ts_of
 from detectors.simulation.patterns import IN_WARMUP
@@ -31,3 +33,19 @@ def test_warm_up_scenarios_put_their_incident_in_the_first_week() -> None:
         spec = scenario(name)
         starts = [ts_of(r["start"]) for r in truth_rows(spec) if r["kind"] != "benign"]
         assert starts and min(starts) - spec.start < 7 * 86400, name
+
+
+def test_sets_select_different_scenarios_and_together_all() -> None:
+    from detectors.simulation.scenarios import select_scenarios
+
+    tuning, validation = select_scenarios(["tuning"]), select_scenarios(["validation"])
+    assert tuning and validation and not set(tuning) & set(validation)
+    assert sorted(tuning + validation) == sorted(select_scenarios(["all"]))
+    assert (
+        select_scenarios(["validation", "ke-small-asn-outage", "validation"]).count(
+            "ke-small-asn-outage"
+        )
+        == 1
+    )
+    with pytest.raises(KeyError, match="unknown scenario 'nope'"):
+        select_scenarios(["nope"])
