@@ -20,6 +20,9 @@ from detectors.series import Verdict
 
 OUTAGE = "network_outage"
 RESTRICTION = "platform_restriction"
+# A network's probes failing less than this many times reach_drop below expectation, with nothing
+# else to say so, open only after lifecycle.weak_open_after_bins.
+SHALLOW_REACH = 2.0
 THROTTLING = "throttling"
 KIND_RANK = {THROTTLING: 0, RESTRICTION: 1, OUTAGE: 2}
 
@@ -468,9 +471,14 @@ def _classify_platform(
         return
     if hit_asns:
         for a in hit_asns:
-            out[("platform", a, platform)] = Observation(
-                True, RESTRICTION, [v for v in per_asn[a] if failing(v)]
+            hits = [v for v in per_asn[a] if failing(v)]
+            # One network's probes alone, a few more failing than usual: what a run of unlucky
+            # probes gives too. A block makes most of them fail; a shallow drop needs a longer run.
+            shallow = all(
+                v.drop < SHALLOW_REACH * judge.limits(v.key, ("platform", a, platform)).reach_drop
+                for v in hits
             )
+            out[("platform", a, platform)] = Observation(True, RESTRICTION, hits, weak=shallow)
         for a in ok_asns:
             out[("platform", a, platform)] = NORMAL
         return

@@ -298,3 +298,12 @@ def test_probes_passing_on_a_network_close_its_unit_during_a_throttling() -> Non
     )
     assert out[country].kind == THROTTLING
     assert out[blip] is NORMAL
+
+
+def test_one_networks_probes_a_little_worse_need_a_longer_run_a_block_does_not() -> None:
+    # 10 probes, 3 failing: a run of unlucky probes gives that too
+    shallow = classify(tv(1000, 1000), rv(0.7, 1, "x", z=-4.0), rv(0.97, 2, "x"))
+    assert shallow[("platform", 1, "x")].kind == RESTRICTION
+    assert shallow[("platform", 1, "x")].weak
+    blocked = classify(tv(1000, 1000), rv(0.1, 1, "x"), rv(0.97, 2, "x"))
+    assert not blocked[("platform", 1, "x")].weak
