@@ -675,6 +675,34 @@ def tr_slow_campaign_5min() -> Scenario:
     )
 
 
+def ir_week_shutdown_daily() -> Scenario:
+    """A national shutdown of five days at daily cadence (every network dark, probes failing);
+    three weeks later a holiday week with traffic 20 % lower, which must raise nothing."""
+    start = ts_of("2019-11-16T00:00:00")
+    holiday = start + 26 * DAY
+    return Scenario(
+        name="ir-week-shutdown-daily",
+        description=ir_week_shutdown_daily.__doc__ or "",
+        start=ts_of("2019-09-23T00:00:00"),
+        end=holiday + 14 * DAY,
+        countries=(IRAN,),
+        effects=(
+            Effect(
+                "national shutdown",
+                "network_outage",
+                "IR",
+                start,
+                start + 5 * DAY,
+                "outage",
+                factor=0.05,
+                fail_share=0.95,
+            ),
+            Effect("holiday week", "benign", "IR", holiday, holiday + 7 * DAY, "scale", factor=0.8),
+        ),
+        bin_seconds=86400,
+    )
+
+
 PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ke-mobile-outage-country-probes": ke_mobile_outage_country_probes,
     "pk-nightly-mobile-country-probes": pk_nightly_mobile_country_probes,
@@ -693,6 +721,7 @@ PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ru-slow-campaign-hourly": ru_slow_campaign_hourly,
     "ir-slow-campaign-daily": ir_slow_campaign_daily,
     "tr-slow-campaign-5min": tr_slow_campaign_5min,
+    "ir-week-shutdown-daily": ir_week_shutdown_daily,
 }
 
 # Scenarios whose incident lies inside the detector's warm-up on purpose: every other incident has a
@@ -712,6 +741,7 @@ VALIDATION: frozenset[str] = frozenset(
         "ir-lone-feed-pauses",
         "br-feed-moves-hours",
         "ir-slow-campaign-daily",
+        "ir-week-shutdown-daily",
         "et-partial-blocking",
         "ru-x-throttling",
         "mm-feed-faults",
