@@ -165,8 +165,15 @@ def _register_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     register(sub)
 
 
+def _register_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from streams.api.command import register
+
+    register(sub)
+
+
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _register_kafka
+    _register_kafka,
+    _register_api,
 ]
 
 

@@ -6,7 +6,7 @@ Secrets are `SecretStr`, never logged; `masked()` is what the worker logs at sta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -133,13 +133,21 @@ def load_settings(**overrides: Any) -> WorkerSettings:
 
     The message leaves the offending values out: pydantic's own would print a password.
     """
+    return load_settings_as(WorkerSettings, "worker", **overrides)
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseSettings)
+
+
+def load_settings_as(model: type[SettingsModel], what: str, **overrides: Any) -> SettingsModel:
+    """`load_settings` for another settings model (e.g. the events API's), named `what` in errors."""
     try:
-        return WorkerSettings(**overrides)
+        return model(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             _problem(e["loc"], e["msg"]) for e in exc.errors(include_input=False, include_url=False)
         )
-        raise ConfigError(f"invalid worker settings: {problems}") from None
+        raise ConfigError(f"invalid {what} settings: {problems}") from None
 
 
 def _problem(loc: tuple[int | str, ...], msg: str) -> str:
