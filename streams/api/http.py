@@ -103,7 +103,9 @@ async def healthz(request: web.Request) -> web.Response:
             "running": consumer.alive(),
             "connected": state.connected,
             "partitions": state.partitions,
-            "offsets": store.offsets(request.app[SETTINGS].events_topic),
+            "offsets": {
+                str(p): o for p, o in store.offsets(request.app[SETTINGS].events_topic).items()
+            },
             "last_error": state.last_error,
         }
         if state.started and not consumer.alive():
