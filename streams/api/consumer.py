@@ -69,6 +69,13 @@ class EventsConsumer:
                     self.state.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning("events consumer: %s; retrying", self.state.last_error)
                     self.stop.wait(RETRY_SECONDS)
+                except Exception as exc:
+                    # e.g. a full disk: nothing of the failed batch was stored, so it is read
+                    # again; /healthz shows the error meanwhile.
+                    self.state.connected = False
+                    self.state.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("events consumer failed; retrying from the stored offsets")
+                    self.stop.wait(RETRY_SECONDS)
         finally:
             store.close()
 

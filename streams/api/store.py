@@ -29,7 +29,8 @@ from streams.api.query import EventQuery, encode_cursor
 
 SCHEMA_VERSION = 1
 # Bounded reason codes of a rejected message (a metric label).
-REJECT_REASONS: tuple[str, ...] = ("empty", "encoding", "json", "schema")
+REJECT_REASONS: tuple[str, ...] = ("empty", "encoding", "json", "schema", "invalid_value")
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER
 # What happens to a message: kept, already held with the same content, already held otherwise.
 OUTCOMES: tuple[str, ...] = ("stored", "duplicate", "conflict", "rejected")
 
@@ -121,6 +122,17 @@ def decode_event(value: bytes | None) -> dict[str, Any] | Rejection:
     return event
 
 
+def _checked_row(event: dict[str, Any], body: str) -> dict[str, Any] | Rejection:
+    """The columns of a valid event; what the schema lets through but a row cannot hold (a
+    date-time that does not parse: formats are annotations in JSON Schema 2020-12) is rejected."""
+    if event["seq"] > MAX_SEQ:
+        return Rejection("invalid_value", f"seq {event['seq']} is too large", stage="schema")
+    try:
+        return _row(event, body)
+    except ValueError as exc:
+        return Rejection("invalid_value", f"a time does not parse: {exc}", stage="schema")
+
+
 def _row(event: dict[str, Any], body: str) -> dict[str, Any]:
     return {
         "event_id": event["event_id"],
@@ -197,8 +209,11 @@ class EventStore:
                     result.rejections.append((message, event))
                     continue
                 assert message.value is not None
-                body = message.value.decode("utf-8")
-                row = _row(event, body)
+                row = _checked_row(event, message.value.decode("utf-8"))
+                if isinstance(row, Rejection):
+                    result.outcomes["rejected"] += 1
+                    result.rejections.append((message, row))
+                    continue
                 inserted = db.execute(
                     "INSERT OR IGNORE INTO messages (event_id, seq, status, country, emitted_at,"
                     ' body, topic, partition, "offset") VALUES (:event_id, :seq, :status,'

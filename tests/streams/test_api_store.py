@@ -64,9 +64,20 @@ def test_bad_messages_are_rejected_with_a_reason_and_their_offsets_consumed(
     store: EventStore,
 ) -> None:
     good = encoded(incident())
-    values = [b"{not json", b"", None, b"\xff\xfe", b'{"schema": "restrictwatch.event.v1"}', b"[1]"]
+    bad_time = {**incident(country="IR")[0], "started_at": "yesterday"}  # formats do not validate
+    huge_seq = orjson.dumps(incident(country="TR")[0]).replace(b'"seq":0', b'"seq":' + b"9" * 20)
+    values = [
+        b"{not json",
+        b"",
+        None,
+        b"\xff\xfe",
+        b'{"schema": "restrictwatch.event.v1"}',
+        b"[1]",
+        orjson.dumps(bad_time),
+        huge_seq,
+    ]
     result = store.ingest("events", batch([*values, *good]))
-    assert result.outcomes == {"rejected": 6, "stored": 3}
+    assert result.outcomes == {"rejected": 8, "stored": 3}
     assert [r.error_type for _, r in result.rejections] == [
         "json",
         "empty",
@@ -74,9 +85,11 @@ def test_bad_messages_are_rejected_with_a_reason_and_their_offsets_consumed(
         "encoding",
         "schema",
         "schema",
+        "invalid_value",
+        "invalid_value",
     ]
     assert "is a required property" in result.rejections[4][1].reason
-    assert store.offsets("events") == {0: 9}
+    assert store.offsets("events") == {0: 11}
 
 
 def test_offsets_and_rows_commit_together(store: EventStore, tmp_path: Path) -> None:
