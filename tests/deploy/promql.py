@@ -14,6 +14,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from streams.api.metrics import ApiMetrics
+from streams.api.store import EventStore
 from streams.metrics import WorkerMetrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,9 +98,11 @@ def variables_used(text: str) -> set[str]:
 
 
 def exported_names() -> set[str]:
-    """Every sample name a worker's registry exposes (counters with _total, histogram parts)."""
+    """Every sample name a worker's or the events API's registry exposes (counters with _total,
+    histogram parts)."""
     registry = CollectorRegistry()
     WorkerMetrics(registry, ("t",))
+    ApiMetrics(registry).watch_store(lambda: EventStore(":memory:"))
     names: set[str] = set()
     suffixes = {
         "counter": ("_total",),

@@ -36,9 +36,11 @@ from tests.deploy.promql import (
     rules,
     tool,
 )
+from tests.integration.api_process import Api
 from tests.integration.workers import Deployment, pk_lines
 
 JOB = "restrictwatch"
+API_JOB = "restrictwatch-api"
 WATCH = "traffic:*:-:-,traffic:PK:*:-,traffic:PK:-:*,reachability:PK:*:*"
 BAD_LINES = [b"not json at all", b'{"signal": "traffic", "country": "PK"}', b"[1, 2, 3]"]
 PK_PLATFORMS = "facebook,instagram,x,youtube"
@@ -107,18 +109,20 @@ class Prometheus:
 
 
 @pytest.fixture
-def start_prometheus(tmp_path: Path) -> Iterator[Callable[[str], Prometheus]]:
-    """Start Prometheus with the shipped config and rules, scraping one target every second."""
+def start_prometheus(tmp_path: Path) -> Iterator[Callable[[str, str], Prometheus]]:
+    """Start Prometheus with the shipped config and rules, scraping a worker and an events API
+    every second."""
     binary = tool("prometheus")
     servers: list[Prometheus] = []
 
-    def start(target: str) -> Prometheus:
+    def start(target: str, api_target: str) -> Prometheus:
         config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
         config["global"].update(scrape_interval="1s", evaluation_interval="1s")
         config["rule_files"] = [str(p) for p in rule_files()]
-        (job,) = config["scrape_configs"]
-        assert job["job_name"] == JOB
-        job["static_configs"] = [{"targets": [target]}]
+        worker_job, api_job = config["scrape_configs"]
+        assert (worker_job["job_name"], api_job["job_name"]) == (JOB, API_JOB)
+        worker_job["static_configs"] = [{"targets": [target]}]
+        api_job["static_configs"] = [{"targets": [api_target]}]
         path = tmp_path / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
         port = free_port()
@@ -188,18 +192,29 @@ def signal_of(alert_expr: str) -> str:
 
 
 def test_prometheus_follows_the_pk_incident_and_every_rule_and_panel_has_data(
-    deployment: Deployment, start_prometheus: Callable[[str], Prometheus]
+    deployment: Deployment, start_prometheus: Callable[[str, str], Prometheus]
 ) -> None:
-    lines = pk_lines()
-    cut = next(
-        i for i, raw in enumerate(lines) if orjson.loads(raw)["ts"] >= "2023-12-17T18:00:00Z"
-    )
     metrics_port = free_port()
     # The state store is not what this test is about: the in-memory one keeps it quick.
     worker = deployment.start_worker(
         RW_METRICS_PORT=str(metrics_port), RW_METRICS_WATCH=WATCH, RW_STORE="memory://"
     )
-    prom = start_prometheus(f"127.0.0.1:{metrics_port}")
+    api = Api(deployment, deployment.tmp / "api" / "events.sqlite3", free_port())
+    api.start()
+    try:
+        prom = start_prometheus(f"127.0.0.1:{metrics_port}", f"127.0.0.1:{api.port}")
+        follow_the_incident(deployment, worker, prom)
+    finally:
+        api.stop()
+
+
+def follow_the_incident(
+    deployment: Deployment, worker: subprocess.Popen[bytes], prom: Prometheus
+) -> None:
+    lines = pk_lines()
+    cut = next(
+        i for i, raw in enumerate(lines) if orjson.loads(raw)["ts"] >= "2023-12-17T18:00:00Z"
+    )
 
     def alive(check: Callable[[], Any]) -> Callable[[], Any]:
         def checked() -> Any:
