@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from detectors.events import iso
 from detectors.schemas import load_schema
+from streams.api.consumer import EventsConsumer
 from streams.api.http import make_app
 from streams.api.metrics import ApiMetrics
 from streams.api.settings import ApiSettings
@@ -175,3 +177,22 @@ def test_openapi_health_and_metrics(filled: tuple[ApiSettings, list[list[dict[st
         assert "rw_api_stored_messages 6.0" in text
 
     serve(settings, body)
+
+
+def test_health_fails_once_the_consumer_has_stopped(tmp_path: Path) -> None:
+    settings = ApiSettings(api_db=tmp_path / "events.sqlite3", bootstrap_servers="127.0.0.1:1")
+    registry = CollectorRegistry()
+    stopped = threading.Event()
+    stopped.set()  # the consumer thread ends at once, as if it had died
+    consumer = EventsConsumer(settings, ApiMetrics(registry), stopped)
+
+    async def go() -> None:
+        app = make_app(settings, ApiMetrics(CollectorRegistry()), consumer)
+        async with TestClient(TestServer(app)) as client:
+            consumer.thread.join(10)
+            r = await client.get("/healthz")
+            assert r.status == 503
+            doc = await r.json()
+            assert doc["status"] == "consumer stopped" and doc["consumer"]["running"] is False
+
+    asyncio.run(go())
