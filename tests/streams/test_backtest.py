@@ -114,4 +114,4 @@ def test_evaluate_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_backtest_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", "--scenario", "atlantis"]) == 2
-    assert "unknown scenario(s) atlantis" in capsys.readouterr().err
+    assert "unknown scenario 'atlantis'; known: all, tuning, validation" in capsys.readouterr().err
