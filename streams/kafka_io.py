@@ -1,4 +1,5 @@
-"""Command-line Kafka tools: run the worker, create topics, produce a file, tail events."""
+"""Command-line Kafka tools: run the worker, create topics, produce a file, tail events, read
+dead letters."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any
 import orjson
 
 from detectors.exceptions import RestrictwatchError
-from detectors.records import parse_ts
+from detectors.records import ERROR_TYPES, parse_ts
+from streams.deadletter import DeadLetter
+from streams.display import escaped
 from streams.settings import WorkerSettings, load_settings
 
 
@@ -154,15 +157,15 @@ def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, flo
 route = _route
 
 
-def read_events(
-    settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Event messages from the beginning of the events topic; stop after `idle_seconds` quiet
-    (never, with `follow`)."""
+def read_messages(
+    settings: WorkerSettings, topic: str, idle_seconds: float = 5.0, follow: bool = False
+) -> Iterator[Any]:
+    """Records of `topic` from its beginning (kafka-python ConsumerRecords); stop after
+    `idle_seconds` quiet (never, with `follow`)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        settings.events_topic,
+        topic,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=int(idle_seconds * 1000),
@@ -170,12 +173,36 @@ def read_events(
     )
     try:
         while True:
-            for message in consumer:
-                yield orjson.loads(message.value)
+            yield from consumer
             if not follow:
                 return
     finally:
         consumer.close()
+
+
+def event_of(value: bytes | None) -> dict[str, Any] | None:
+    """The event message in a record's value; None if it is not a JSON object."""
+    try:
+        doc = orjson.loads(value) if value is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def read_events(
+    settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Event messages from the beginning of the events topic (records that are not JSON objects
+    are left out); stop after `idle_seconds` quiet (never, with `follow`)."""
+    for message in read_messages(settings, settings.events_topic, idle_seconds, follow):
+        event = event_of(message.value)
+        if event is not None:
+            yield event
+
+
+def position(topic: str | None, partition: object, offset: object) -> str:
+    """Where a record is, as `topic[partition]@offset` (? for what is not known)."""
+    return f"{topic if topic is not None else '?'}[{partition}]@{offset}"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -219,12 +246,48 @@ def current_incidents(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def cmd_tail(args: argparse.Namespace) -> int:
     settings = load_settings()
+    messages = read_messages(
+        settings, settings.events_topic, args.idle, args.follow and not args.current
+    )
     if args.current:
-        for event in current_incidents(read_events(settings, args.idle)):
-            sys.stdout.write(orjson.dumps(event).decode() + "\n")
+        events = (e for e in (_event_or_warn(m) for m in messages) if e is not None)
+        for incident in current_incidents(e for e in events if _is_incident(e)):
+            sys.stdout.write(orjson.dumps(incident).decode() + "\n")
         return 0
-    for event in read_events(settings, args.idle, args.follow):
-        sys.stdout.write(orjson.dumps(event).decode() + "\n")
+    for message in messages:
+        event = _event_or_warn(message)
+        line = orjson.dumps(event).decode() if event is not None else escaped(message.value)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _event_or_warn(message: Any) -> dict[str, Any] | None:
+    """The record's event message; None, with a warning on stderr, if it is not one."""
+    event = event_of(message.value)
+    if event is None:
+        where = position(message.topic, message.partition, message.offset)
+        print(
+            f"restrictwatch: warning: {where} is not a JSON object (shown escaped)",
+            file=sys.stderr,
+        )
+    return event
+
+
+def _is_incident(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("event_id"), str) and "status" in event
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    reasons = set(args.reason or ())
+    sources = set(args.source_topic or ())
+    for message in read_messages(settings, settings.deadletter_topic, args.idle, args.follow):
+        letter = DeadLetter.of(message.headers, message.key, message.value)
+        if not letter.matches(reasons, sources):
+            continue
+        line = orjson.dumps(letter.as_dict()).decode() if args.json else letter.line()
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
     return 0
 
@@ -259,3 +322,22 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds")
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser(
+        "deadletters",
+        help="print dead letters: reason, stage, source position and the original bytes (escaped)",
+    )
+    p.add_argument(
+        "--reason",
+        action="append",
+        choices=ERROR_TYPES,
+        metavar="CODE",
+        help=f"only this reason code (repeatable): {', '.join(ERROR_TYPES)}",
+    )
+    p.add_argument(
+        "--source-topic", action="append", metavar="TOPIC", help="only from this topic (repeatable)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per dead letter")
+    p.add_argument("--follow", action="store_true", help="keep waiting for new dead letters")
+    p.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds")
+    p.set_defaults(func=cmd_deadletters)

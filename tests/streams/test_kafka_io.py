@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from streams.cli import build_parser
-from streams.kafka_io import Pacer, current_incidents, route
+from streams.kafka_io import Pacer, current_incidents, event_of, route
 from streams.settings import WorkerSettings
 from tests.conftest import START, reach, traffic
 
@@ -105,3 +105,26 @@ def test_the_kafka_commands_parse() -> None:
     assert (args.current, args.follow, args.idle) == (True, False, 2.0)
     assert parser.parse_args(["topics", "create"]).action == "create"
     assert parser.parse_args(["worker"]).loglevel == "warning"
+
+
+@pytest.mark.parametrize("value", [b"not json", b"\xff\xfe", b"[1, 2]", b'"open"', b"", None])
+def test_a_record_that_is_not_an_event_message_is_none(value: bytes | None) -> None:
+    assert event_of(value) is None
+
+
+def test_an_event_message_is_its_json_object() -> None:
+    assert event_of(b'{"event_id": "rw-PK-a", "seq": 0}') == {"event_id": "rw-PK-a", "seq": 0}
+
+
+def test_deadletters_filters_by_reason_code_and_source_topic() -> None:
+    args = build_parser().parse_args(
+        ["deadletters", "--reason", "json", "--reason", "schema", "--source-topic", "a"]
+    )
+    assert (args.reason, args.source_topic, args.follow, args.json) == (
+        ["json", "schema"],
+        ["a"],
+        False,
+        False,
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["deadletters", "--reason", "no-such-code"])
