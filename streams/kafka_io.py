@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import itertools
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from detectors.config import load_config
 from detectors.exceptions import RestrictwatchError
 from detectors.records import ERROR_TYPES, parse_ts
 from streams.deadletter import DeadLetter
@@ -24,6 +27,68 @@ class KafkaToolError(RestrictwatchError):
     """A Kafka operation failed in a way the user can act on."""
 
 
+T = TypeVar("T")
+# A try waits as long as the backoff after it, at most TRY_SECONDS, for a first broker to
+# answer; the backoff doubles from FIRST_BACKOFF_SECONDS up to MAX_BACKOFF_SECONDS.
+TRY_SECONDS = 5.0
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 15.0
+
+
+def connect(
+    settings: WorkerSettings,
+    make: Callable[..., T],
+    say: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`make(**connection options)` (a kafka-python client), tried again with backoff while no
+    broker answers, for RW_CONNECT_TIMEOUT_SECONDS in all; each failed try is one line to `say`.
+
+    What retrying cannot mend (bad credentials, TLS) fails at once. Either way the error is a
+    KafkaToolError naming the brokers, which the command line prints as its one error line.
+    """
+    from kafka.errors import KafkaError, RetriableError
+
+    say = say or _say
+    servers = settings.bootstrap_servers
+    deadline = clock() + settings.connect_timeout_seconds
+    backoff = FIRST_BACKOFF_SECONDS
+    for attempt in itertools.count(1):
+        budget = max(0.5, min(TRY_SECONDS, backoff, deadline - clock()))
+        try:
+            return make(**settings.kafka_kwargs(), bootstrap_timeout_ms=int(budget * 1000))
+        except RetriableError as exc:  # no broker answered (yet)
+            left = deadline - clock()
+            if left <= 0:
+                raise KafkaToolError(
+                    f"cannot reach Kafka at {servers} (gave up after {attempt} "
+                    f"{'try' if attempt == 1 else 'tries'} in "
+                    f"{settings.connect_timeout_seconds:g} s, RW_CONNECT_TIMEOUT_SECONDS): "
+                    f"{_reason(exc)}"
+                ) from None
+            wait = min(backoff, left)
+            say(
+                f"Kafka at {servers} not reachable (try {attempt}: {_reason(exc)}); "
+                f"next try in {wait:.1f} s"
+            )
+            sleep(wait)
+            backoff = min(2 * backoff, MAX_BACKOFF_SECONDS)
+        except KafkaError as exc:
+            raise KafkaToolError(f"cannot use Kafka at {servers}: {_reason(exc)}") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return text if text.startswith(name) else f"{name}: {text}" if text else name
+
+
+def _say(line: str) -> None:
+    print(f"restrictwatch: {line}", file=sys.stderr, flush=True)
+
+
 def create_topics(settings: WorkerSettings) -> list[str]:
     """Create the four topics (inputs co-partitioned); existing ones are left as they are.
 
@@ -31,12 +96,9 @@ def create_topics(settings: WorkerSettings) -> list[str]:
     country's records and its state must share a partition number.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import TopicAlreadyExistsError
 
-    try:
-        admin = KafkaAdminClient(client_id="restrictwatch-admin", **settings.kafka_kwargs())
-    except KafkaError as exc:
-        raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+    admin = connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-admin"))
     wanted = {
         settings.traffic_topic: settings.partitions,
         settings.reachability_topic: settings.partitions,
@@ -79,14 +141,16 @@ def produce_file(settings: WorkerSettings, path: str, speedup: float | None = No
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    try:
-        producer = KafkaProducer(
-            acks="all", linger_ms=20, batch_size=256 * 1024, **settings.kafka_kwargs()
-        )
-    except KafkaError as exc:
-        raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+    producer = connect(
+        settings,
+        functools.partial(KafkaProducer, acks="all", linger_ms=20, batch_size=256 * 1024),
+    )
     failures: list[BaseException] = []
-    source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    try:
+        source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    except OSError as exc:
+        producer.close()
+        raise KafkaToolError(f"cannot read {path}: {exc.strerror}") from None
     sent = 0
     pacer = Pacer(speedup)
     with source:
@@ -164,12 +228,15 @@ def read_messages(
     `idle_seconds` quiet (never, with `follow`)."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(
-        topic,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=int(idle_seconds * 1000),
-        **settings.kafka_kwargs(),
+    consumer = connect(
+        settings,
+        functools.partial(
+            KafkaConsumer,
+            topic,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(idle_seconds * 1000),
+        ),
     )
     try:
         while True:
@@ -205,6 +272,14 @@ def position(topic: str | None, partition: object, offset: object) -> str:
     return f"{topic if topic is not None else '?'}[{partition}]@{offset}"
 
 
+def wait_for_broker(settings: WorkerSettings) -> None:
+    """Until a broker answers (see `connect`): Faust would give up on the first refusal, with a
+    traceback."""
+    from kafka.admin import KafkaAdminClient
+
+    connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-probe")).close()
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
@@ -212,8 +287,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.metrics import serve_metrics
 
     settings = load_settings()
+    config = load_config(settings.detector_config)  # a bad file fails before any waiting
+    wait_for_broker(settings)
     observer = serve_metrics(settings) if settings.metrics_port else None
-    app = create_app(settings, observer=observer)
+    app = create_app(settings, config, observer=observer)
     if observer is not None:
         observer.attach(app)
     worker = Worker(app, loglevel=args.loglevel, quiet=True)

@@ -27,6 +27,12 @@ class WorkerSettings(BaseSettings):
         default=None, description="read the password from this file"
     )
     ssl_cafile: Path | None = None
+    connect_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long the worker and the commands keep trying to reach a broker before"
+        " they give up (exit 2)",
+    )
     allow_insecure_sasl: bool = Field(
         default=False, description="permit SASL over plaintext (credentials in clear)"
     )
