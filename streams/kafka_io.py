@@ -10,6 +10,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -131,45 +132,81 @@ def create_topics(settings: WorkerSettings) -> list[str]:
     return created
 
 
-def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> int:
-    """Send a JSON-lines file into the input topics, keyed by country; returns the count sent.
+@dataclass
+class Produced:
+    """What `produce_file` did: records the broker took, and lines it was too large for."""
+
+    sent: int = 0
+    too_large: list[tuple[int, int]] = field(default_factory=list)  # (line number, bytes)
+
+    def summary(self) -> str:
+        text = f"sent {self.sent} records"
+        if self.too_large:
+            lines = sorted(self.too_large)
+            shown = ", ".join(f"{n} ({size} bytes)" for n, size in lines[:MAX_LINES_NAMED])
+            more = (
+                f" and {len(lines) - MAX_LINES_NAMED} more" if len(lines) > MAX_LINES_NAMED else ""
+            )
+            text += (
+                f"; skipped {len(lines)} too large for the broker (MessageSizeTooLargeError): "
+                f"line {shown}{more}"
+            )
+        return text
+
+
+MAX_LINES_NAMED = 10
+
+
+def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> Produced:
+    """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
-    With `speedup`, records are paced at that multiple of their event-time spacing. A record the
-    broker did not take is an error, after everything else has been sent.
+    With `speedup`, records are paced at that multiple of their event-time spacing. A line too
+    large for the broker (for the producer's request size or the topic's max.message.bytes) is
+    skipped and counted: it could not be dead-lettered whole either. Any other record the broker
+    did not take is an error, after everything else has been sent.
     """
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError, MessageSizeTooLargeError
 
     producer = connect(
         settings,
         functools.partial(KafkaProducer, acks="all", linger_ms=20, batch_size=256 * 1024),
     )
+    done = Produced()
     failures: list[BaseException] = []
+
+    def failed(line_no: int, size: int, exc: BaseException) -> None:
+        if isinstance(exc, MessageSizeTooLargeError):
+            done.too_large.append((line_no, size))
+        else:
+            failures.append(exc)
+
     try:
         source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
     except OSError as exc:
         producer.close()
         raise KafkaToolError(f"cannot read {path}: {exc.strerror}") from None
-    sent = 0
+    lines = 0
     pacer = Pacer(speedup)
     with source:
-        for line in source:
+        for lines, line in enumerate(source, start=1):
             raw = line[:-1] if line.endswith(b"\n") else line
             topic, key, ts = _route(settings, raw)
             pacer.wait_for(ts)
+            on_error = functools.partial(failed, lines, len(raw))
             try:
-                producer.send(topic, key=key, value=raw).add_errback(failures.append)
+                producer.send(topic, key=key, value=raw).add_errback(on_error)
             except KafkaError as exc:  # refused before sending, e.g. larger than a request
-                failures.append(exc)
-            sent += 1
+                on_error(exc)
     producer.flush()
     producer.close()
+    done.sent = lines - len(done.too_large) - len(failures)
     if failures:
         raise KafkaToolError(
-            f"{len(failures)} of {sent} records were not sent, the first because: {failures[0]}"
+            f"{len(failures)} of {lines} records were not sent, the first because: {failures[0]}"
         )
-    return sent
+    return done
 
 
 class Pacer:
@@ -308,8 +345,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.input != "-" and not Path(args.input).is_file():
         raise KafkaToolError(f"cannot read {args.input}")
-    sent = produce_file(settings, args.input, args.speedup)
-    print(f"sent {sent} records", file=sys.stderr)
+    print(produce_file(settings, args.input, args.speedup).summary(), file=sys.stderr)
     return 0
 
 

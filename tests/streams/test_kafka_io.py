@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from streams.cli import build_parser
-from streams.kafka_io import KafkaToolError, Pacer, connect, current_incidents, event_of, route
+from streams.kafka_io import (
+    KafkaToolError,
+    Pacer,
+    Produced,
+    connect,
+    current_incidents,
+    event_of,
+    route,
+)
 from streams.settings import WorkerSettings
 from tests.conftest import START, reach, traffic
 
@@ -197,3 +205,15 @@ def test_a_zero_connect_timeout_tries_once() -> None:
     broker = FlakyBroker(clock, failures=5)
     with pytest.raises(KafkaToolError, match=r"gave up after 1 try in 0 s"):
         connect(WorkerSettings(connect_timeout_seconds=0), broker, [].append, clock, clock.sleep)
+
+
+def test_the_produce_summary_names_the_lines_skipped_as_too_large() -> None:
+    assert Produced(5).summary() == "sent 5 records"
+    assert Produced(3, [(9, 2_000_000), (2, 300)]).summary() == (
+        "sent 3 records; skipped 2 too large for the broker (MessageSizeTooLargeError): "
+        "line 2 (300 bytes), 9 (2000000 bytes)"
+    )
+    many = Produced(0, [(n, 10) for n in range(1, 13)]).summary()
+    assert many.endswith(
+        "line 1 (10 bytes), 2 (10 bytes), 3 (10 bytes), 4 (10 bytes), 5 (10 bytes), 6 (10 bytes), 7 (10 bytes), 8 (10 bytes), 9 (10 bytes), 10 (10 bytes) and 2 more"
+    )
