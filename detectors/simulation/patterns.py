@@ -812,7 +812,7 @@ PATTERNS: dict[str, Callable[[], Scenario]] = {
 # week of history before it.
 IN_WARMUP: frozenset[str] = frozenset({"ir-outage-in-warmup-hourly", "ng-outage-in-warmup"})
 
-# The validation set is never tuned on: one scenario of each new pattern, and three of the first
+# The validation set is never tuned on: at least one scenario of each new pattern, and three of the first
 # library, held out. Everything else is the tuning set.
 VALIDATION: frozenset[str] = frozenset(
     {
