@@ -68,7 +68,7 @@ class DeadLetter:
 
     def line(self) -> str:
         """One line for a terminal: source, reason code, stage, reason, key, original (escaped)."""
-        source = _position(self.source_topic, self.source_partition, self.source_offset)
+        source = position(self.source_topic, self.source_partition, self.source_offset)
         parts = [
             source,
             f"{_shown(self.error_type)}/{_shown(self.stage)}",
@@ -115,9 +115,10 @@ def _int_or_none(text: str | None) -> int | None:
         return None
 
 
-def _shown(text: str | None) -> str:
-    return escaped(text.encode()) if text is not None else "?"
+def _shown(value: object) -> str:
+    return escaped(str(value).encode()) if value is not None else "?"
 
 
-def _position(topic: str | None, partition: str | None, offset: str | None) -> str:
+def position(topic: object, partition: object, offset: object) -> str:
+    """Where a record is, as `topic[partition]@offset`, escaped (? for what is not known)."""
     return f"{_shown(topic)}[{_shown(partition)}]@{_shown(offset)}"

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import functools
 import itertools
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,9 +18,9 @@ from typing import Any, TypeVar
 import orjson
 
 from detectors.config import load_config
-from detectors.exceptions import RestrictwatchError
+from detectors.exceptions import ConfigError, RestrictwatchError
 from detectors.records import ERROR_TYPES, parse_ts
-from streams.deadletter import DeadLetter
+from streams.deadletter import DeadLetter, position
 from streams.display import escaped
 from streams.settings import WorkerSettings, load_settings
 
@@ -304,17 +305,22 @@ def read_events(
             yield event
 
 
-def position(topic: str | None, partition: object, offset: object) -> str:
-    """Where a record is, as `topic[partition]@offset` (? for what is not known)."""
-    return f"{topic if topic is not None else '?'}[{partition}]@{offset}"
-
-
 def wait_for_broker(settings: WorkerSettings) -> None:
     """Until a broker answers (see `connect`): Faust would give up on the first refusal, with a
     traceback."""
     from kafka.admin import KafkaAdminClient
 
     connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-probe")).close()
+
+
+def check_free(host: str, port: int, setting: str) -> None:
+    """A ConfigError now if `host:port` cannot be listened on, rather than a traceback from
+    the metrics server once the worker has started."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -325,6 +331,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     config = load_config(settings.detector_config)  # a bad file fails before any waiting
+    if settings.metrics_port:
+        check_free(settings.metrics_host, settings.metrics_port, "RW_METRICS_PORT")
     wait_for_broker(settings)
     observer = serve_metrics(settings) if settings.metrics_port else None
     app = create_app(settings, config, observer=observer)
@@ -363,25 +371,28 @@ def cmd_tail(args: argparse.Namespace) -> int:
         settings, settings.events_topic, args.idle, args.follow and not args.current
     )
     if args.current:
-        events = (e for e in (_event_or_warn(m) for m in messages) if e is not None)
-        for incident in current_incidents(e for e in events if _is_incident(e)):
+        events = (e for e in (_event_or_warn(m, "left out") for m in messages) if e is not None)
+        current = current_incidents(e for e in events if _is_incident(e))
+        for incident in current:
             sys.stdout.write(orjson.dumps(incident).decode() + "\n")
+        if not current:
+            print(f"no incident open (in {settings.events_topic})", file=sys.stderr)
         return 0
     for message in messages:
-        event = _event_or_warn(message)
+        event = _event_or_warn(message, "shown escaped")
         line = orjson.dumps(event).decode() if event is not None else escaped(message.value)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
     return 0
 
 
-def _event_or_warn(message: Any) -> dict[str, Any] | None:
+def _event_or_warn(message: Any, what_then: str) -> dict[str, Any] | None:
     """The record's event message; None, with a warning on stderr, if it is not one."""
     event = event_of(message.value)
     if event is None:
         where = position(message.topic, message.partition, message.offset)
         print(
-            f"restrictwatch: warning: {where} is not a JSON object (shown escaped)",
+            f"restrictwatch: warning: {where} is not a JSON object ({what_then})",
             file=sys.stderr,
         )
     return event

@@ -74,9 +74,12 @@ def test_bad_files_and_settings_are_one_error_line_too(tmp_path: Path) -> None:
         ({}, ["replay", str(tmp_path / "missing.jsonl")], "cannot read"),
         ({}, ["config", "validate", str(bad_yaml)], "not valid YAML"),
     ]
-    for env, command, says in cases:
-        result = restrictwatch(
-            {"RW_METRICS_PORT": "0", "RW_CONNECT_TIMEOUT_SECONDS": "1", **env}, *command
-        )
-        assert result.returncode == 2, (command, result.stderr)
-        assert says in assert_one_error_line(result.stderr), result.stderr
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        cases.append(({"RW_METRICS_PORT": port}, ["worker"], "RW_METRICS_PORT: cannot listen"))
+        for env, command, says in cases:
+            result = restrictwatch(
+                {"RW_METRICS_PORT": "0", "RW_CONNECT_TIMEOUT_SECONDS": "1", **env}, *command
+            )
+            assert result.returncode == 2, (command, result.stderr)
+            assert says in assert_one_error_line(result.stderr), result.stderr

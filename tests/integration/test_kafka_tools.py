@@ -131,6 +131,9 @@ def test_deadletters_prints_what_the_worker_rejected_and_tail_survives_any_bytes
     d = Deployment(kafka_bootstrap, tmp_path)
     d.create_topics()
     s = d.settings()
+    nothing = restrictwatch(d.env, "tail", "--current", "--idle", "2")
+    assert (nothing.returncode, nothing.stdout) == (0, "")
+    assert nothing.stderr == f"no incident open (in {s.events_topic})\n"
     bad = stateless(START)
     d.start_worker()
     try:
