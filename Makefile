@@ -72,4 +72,4 @@ bench-reliability: venv
 	$(BIN)/python -m bench.reliability --write
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache state

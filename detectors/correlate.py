@@ -225,7 +225,9 @@ def _network(
         t = judge.thresholds[slowed[0].key]
         timed = [v for v in probes if v.latency_ratio is not None]
         slower = [
-            v for v in timed if v.latency_ratio is not None and v.latency_ratio >= t.latency_rise
+            v
+            for v in timed
+            if max(v.latency_ratio or 0.0, v.slow_latency_ratio or 0.0) >= t.latency_rise
         ]
         failing = [v for v in probes if judge.collapsed(v, "reach_drop", unit)]
         if len(slower) * 2 > len(timed) > 0 and len(failing) * 2 < len(probes):

@@ -66,7 +66,9 @@ def summarize(
     if kind == OUTAGE:
         return f"Network outage {where} {when}"
     verb = "throttled" if kind == THROTTLING else "restricted"
-    return f"{_join(platform_names)} {verb} {where} {when}"
+    # No platform: the whole traffic of the country or of its networks (network throttling).
+    what = _join(platform_names) if platform_names else "All traffic"
+    return f"{what} {verb} {where} {when}"
 
 
 def validate_event(message: dict[str, Any]) -> None:

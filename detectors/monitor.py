@@ -162,18 +162,24 @@ class CountryMonitor:
 
         `source_silence_seconds`, or `SILENT_AFTER_CADENCES` cadences when that is longer: a daily
         feed is not silent between two of its records, or they would come after their bins were
-        evaluated and be lost. The cadence is the configured one, else the inferred one; while
-        neither is known (a feed's first record), the plain limit applies.
+        evaluated and be lost. The cadence is the longer of the configured and the inferred one;
+        while neither is known (a feed's first record), the plain limit applies.
         """
         limit = float(self.config.lifecycle.source_silence_seconds)
         configured = self.config.sources.get(source)
-        cadence: float | None = None
-        if configured is not None and configured.cadence_seconds is not None:
-            cadence = configured.cadence_seconds
-        else:
-            clock = self.sources.get(source)
-            cadence = clock.step if clock is not None else None
-        return limit if cadence is None else max(limit, SILENT_AFTER_CADENCES * cadence)
+        clock = self.sources.get(source)
+        # The inferred step is the smallest seen, so a pause never lengthens it: a step longer
+        # than the configured cadence means the feed never sent that fast, and its records would
+        # come after their bins were evaluated (a daily feed under a 5-minute source name).
+        known = [
+            c
+            for c in (
+                configured.cadence_seconds if configured is not None else None,
+                clock.step if clock is not None else None,
+            )
+            if c is not None
+        ]
+        return max(limit, SILENT_AFTER_CADENCES * max(known)) if known else limit
 
     def _frontier(self) -> float | None:
         """The first bin not yet closed by every live source."""

@@ -8,6 +8,7 @@ import signal
 import ssl
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -16,7 +17,8 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from detectors.config import Config, load_config
-from streams import faust_fixes
+from detectors.exceptions import ConfigError
+from streams import faust_fixes, stale_store
 from streams.commitwatch import CommitWatch, PartitionProgress
 from streams.deadletter import deadletter_headers
 from streams.handler import Inbound, Output, RecordHandler, backlog_seen
@@ -43,6 +45,24 @@ COMMIT_STALL_SECONDS = 30.0
 COMMIT_WATCH_SECONDS = 5.0
 
 
+# Written into RW_STATE_DIR by the worker: `kafka.sh reset` deletes only a directory marked so.
+STATE_MARKER = ".restrictwatch-state"
+
+
+def state_dir_of(settings: WorkerSettings) -> Path:
+    """The worker's local store directory: one per app id under RW_STATE_DIR, as the changelog
+    topics are one per app id (a store must never be read against another app's changelog)."""
+    return settings.state_dir / settings.app_id
+
+
+def mark_state_dir(state_dir: Path) -> None:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / STATE_MARKER).touch()
+    except OSError as exc:
+        raise ConfigError(f"RW_STATE_DIR: cannot use {state_dir}: {exc.strerror}") from None
+
+
 def _credentials(settings: WorkerSettings) -> Any:
     context = None
     if settings.security_protocol in ("SSL", "SASL_SSL"):
@@ -66,14 +86,17 @@ def create_app(
 ) -> faust.App:
     """Build the worker app. `config` defaults to the file named in settings (or the packaged one)."""
     faust_fixes.apply()
+    stale_store.apply()
     config = config or load_config(settings.detector_config)
+    if settings.store.startswith("rocksdb"):
+        mark_state_dir(settings.state_dir)
     observer = observer or NullObserver()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{b}" for b in settings.bootstrap_servers.split(",")],
         broker_credentials=_credentials(settings),
         store=settings.store,
-        datadir=str(settings.state_dir),
+        datadir=str(state_dir_of(settings)),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",

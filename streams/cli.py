@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -54,15 +55,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.report:
         from streams.report import VerdictRecorder, write_report
 
+        _report_directory(args.report)  # before a replay that may take long, not after it
         recorder = VerdictRecorder()  # the pipeline keeps no history: the report needs one
     with source, _output(args.out or "-") as out, _output(args.dead_letter) as dead:
         result = replay(read_lines(source), config, out, dead, observe=recorder)
         if out is not None:
             out.flush()
-    if args.report:
-        write_report(Path(args.report), result, config, recorder)
     print(summary_table(result), file=sys.stderr)
+    if args.report:
+        index = write_report(Path(args.report), result, config, recorder)
+        print(f"report: {index}", file=sys.stderr)
     return 0
+
+
+def _report_directory(path: str) -> Path:
+    """The report's directory, created now: it must be new or empty (a report is never mixed
+    with older files)."""
+    directory = Path(path)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"cannot write the report to {path}: it exists and is not a directory")
+    try:
+        if directory.is_dir() and any(directory.iterdir()):
+            raise UsageError(
+                f"cannot write the report to {path}: the directory is not empty (remove it or "
+                "choose another)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the report directory {path}: {exc.strerror}") from None
+    return directory
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -116,11 +137,19 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("restrictwatch")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restrictwatch",
         description="Detect internet shutdowns, platform restrictions and throttling from traffic and probe data.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("replay", help="run a JSON-lines file through the detection pipeline")

@@ -1,24 +1,94 @@
-"""Command-line Kafka tools: run the worker, create topics, produce a file, tail events."""
+"""Command-line Kafka tools: run the worker, create topics, produce a file, tail events, read
+dead letters."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import itertools
+import socket
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from detectors.exceptions import RestrictwatchError
-from detectors.records import parse_ts
+from detectors.config import load_config
+from detectors.exceptions import ConfigError, RestrictwatchError
+from detectors.records import ERROR_TYPES, parse_ts
+from streams.deadletter import DeadLetter, position
+from streams.display import escaped
 from streams.settings import WorkerSettings, load_settings
 
 
 class KafkaToolError(RestrictwatchError):
     """A Kafka operation failed in a way the user can act on."""
+
+
+T = TypeVar("T")
+# A try waits as long as the backoff after it, at most TRY_SECONDS, for a first broker to
+# answer; the backoff doubles from FIRST_BACKOFF_SECONDS up to MAX_BACKOFF_SECONDS.
+TRY_SECONDS = 5.0
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 15.0
+
+
+def connect(
+    settings: WorkerSettings,
+    make: Callable[..., T],
+    say: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`make(**connection options)` (a kafka-python client), tried again with backoff while no
+    broker answers, for RW_CONNECT_TIMEOUT_SECONDS in all; each failed try is one line to `say`.
+
+    What retrying cannot mend (bad credentials, TLS) fails at once. Either way the error is a
+    KafkaToolError naming the brokers, which the command line prints as its one error line.
+    """
+    from kafka.errors import KafkaError, RetriableError
+
+    say = say or _say
+    servers = settings.bootstrap_servers
+    deadline = clock() + settings.connect_timeout_seconds
+    backoff = FIRST_BACKOFF_SECONDS
+    for attempt in itertools.count(1):
+        budget = max(0.5, min(TRY_SECONDS, backoff, deadline - clock()))
+        try:
+            return make(**settings.kafka_kwargs(), bootstrap_timeout_ms=int(budget * 1000))
+        except RetriableError as exc:  # no broker answered (yet)
+            left = deadline - clock()
+            if left <= 0:
+                raise KafkaToolError(
+                    f"cannot reach Kafka at {servers} (gave up after {attempt} "
+                    f"{'try' if attempt == 1 else 'tries'} in "
+                    f"{settings.connect_timeout_seconds:g} s, RW_CONNECT_TIMEOUT_SECONDS): "
+                    f"{_reason(exc)}"
+                ) from None
+            wait = min(backoff, left)
+            say(
+                f"Kafka at {servers} not reachable (try {attempt}: {_reason(exc)}); "
+                f"next try in {wait:.1f} s"
+            )
+            sleep(wait)
+            backoff = min(2 * backoff, MAX_BACKOFF_SECONDS)
+        except KafkaError as exc:
+            raise KafkaToolError(f"cannot use Kafka at {servers}: {_reason(exc)}") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return text if text.startswith(name) else f"{name}: {text}" if text else name
+
+
+def _say(line: str) -> None:
+    print(f"restrictwatch: {line}", file=sys.stderr, flush=True)
 
 
 def create_topics(settings: WorkerSettings) -> list[str]:
@@ -28,12 +98,9 @@ def create_topics(settings: WorkerSettings) -> list[str]:
     country's records and its state must share a partition number.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import TopicAlreadyExistsError
 
-    try:
-        admin = KafkaAdminClient(client_id="restrictwatch-admin", **settings.kafka_kwargs())
-    except KafkaError as exc:
-        raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+    admin = connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-admin"))
     wanted = {
         settings.traffic_topic: settings.partitions,
         settings.reachability_topic: settings.partitions,
@@ -66,43 +133,81 @@ def create_topics(settings: WorkerSettings) -> list[str]:
     return created
 
 
-def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> int:
-    """Send a JSON-lines file into the input topics, keyed by country; returns the count sent.
+@dataclass
+class Produced:
+    """What `produce_file` did: records the broker took, and lines it was too large for."""
+
+    sent: int = 0
+    too_large: list[tuple[int, int]] = field(default_factory=list)  # (line number, bytes)
+
+    def summary(self) -> str:
+        text = f"sent {self.sent} records"
+        if self.too_large:
+            lines = sorted(self.too_large)
+            shown = ", ".join(f"{n} ({size} bytes)" for n, size in lines[:MAX_LINES_NAMED])
+            more = (
+                f" and {len(lines) - MAX_LINES_NAMED} more" if len(lines) > MAX_LINES_NAMED else ""
+            )
+            text += (
+                f"; skipped {len(lines)} too large for the broker (MessageSizeTooLargeError): "
+                f"line {shown}{more}"
+            )
+        return text
+
+
+MAX_LINES_NAMED = 10
+
+
+def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> Produced:
+    """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
-    With `speedup`, records are paced at that multiple of their event-time spacing. A record the
-    broker did not take is an error, after everything else has been sent.
+    With `speedup`, records are paced at that multiple of their event-time spacing. A line too
+    large for the broker (for the producer's request size or the topic's max.message.bytes) is
+    skipped and counted: it could not be dead-lettered whole either. Any other record the broker
+    did not take is an error, after everything else has been sent.
     """
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    from kafka.errors import KafkaError, MessageSizeTooLargeError
+
+    producer = connect(
+        settings,
+        functools.partial(KafkaProducer, acks="all", linger_ms=20, batch_size=256 * 1024),
+    )
+    done = Produced()
+    failures: list[BaseException] = []
+
+    def failed(line_no: int, size: int, exc: BaseException) -> None:
+        if isinstance(exc, MessageSizeTooLargeError):
+            done.too_large.append((line_no, size))
+        else:
+            failures.append(exc)
 
     try:
-        producer = KafkaProducer(
-            acks="all", linger_ms=20, batch_size=256 * 1024, **settings.kafka_kwargs()
-        )
-    except KafkaError as exc:
-        raise KafkaToolError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
-    failures: list[BaseException] = []
-    source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
-    sent = 0
+        source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    except OSError as exc:
+        producer.close()
+        raise KafkaToolError(f"cannot read {path}: {exc.strerror}") from None
+    lines = 0
     pacer = Pacer(speedup)
     with source:
-        for line in source:
+        for lines, line in enumerate(source, start=1):
             raw = line[:-1] if line.endswith(b"\n") else line
             topic, key, ts = _route(settings, raw)
             pacer.wait_for(ts)
+            on_error = functools.partial(failed, lines, len(raw))
             try:
-                producer.send(topic, key=key, value=raw).add_errback(failures.append)
+                producer.send(topic, key=key, value=raw).add_errback(on_error)
             except KafkaError as exc:  # refused before sending, e.g. larger than a request
-                failures.append(exc)
-            sent += 1
+                on_error(exc)
     producer.flush()
     producer.close()
+    done.sent = lines - len(done.too_large) - len(failures)
     if failures:
         raise KafkaToolError(
-            f"{len(failures)} of {sent} records were not sent, the first because: {failures[0]}"
+            f"{len(failures)} of {lines} records were not sent, the first because: {failures[0]}"
         )
-    return sent
+    return done
 
 
 class Pacer:
@@ -154,28 +259,68 @@ def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, flo
 route = _route
 
 
-def read_events(
-    settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Event messages from the beginning of the events topic; stop after `idle_seconds` quiet
-    (never, with `follow`)."""
+def read_messages(
+    settings: WorkerSettings, topic: str, idle_seconds: float = 5.0, follow: bool = False
+) -> Iterator[Any]:
+    """Records of `topic` from its beginning (kafka-python ConsumerRecords); stop after
+    `idle_seconds` quiet (never, with `follow`)."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(
-        settings.events_topic,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=int(idle_seconds * 1000),
-        **settings.kafka_kwargs(),
+    consumer = connect(
+        settings,
+        functools.partial(
+            KafkaConsumer,
+            topic,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(idle_seconds * 1000),
+        ),
     )
     try:
         while True:
-            for message in consumer:
-                yield orjson.loads(message.value)
+            yield from consumer
             if not follow:
                 return
     finally:
         consumer.close()
+
+
+def event_of(value: bytes | None) -> dict[str, Any] | None:
+    """The event message in a record's value; None if it is not a JSON object."""
+    try:
+        doc = orjson.loads(value) if value is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def read_events(
+    settings: WorkerSettings, idle_seconds: float = 5.0, follow: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Event messages from the beginning of the events topic (records that are not JSON objects
+    are left out); stop after `idle_seconds` quiet (never, with `follow`)."""
+    for message in read_messages(settings, settings.events_topic, idle_seconds, follow):
+        event = event_of(message.value)
+        if event is not None:
+            yield event
+
+
+def wait_for_broker(settings: WorkerSettings) -> None:
+    """Until a broker answers (see `connect`): Faust would give up on the first refusal, with a
+    traceback."""
+    from kafka.admin import KafkaAdminClient
+
+    connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-probe")).close()
+
+
+def check_free(host: str, port: int, setting: str) -> None:
+    """A ConfigError now if `host:port` cannot be listened on, rather than a traceback from
+    the metrics server once the worker has started."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -185,8 +330,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.metrics import serve_metrics
 
     settings = load_settings()
+    config = load_config(settings.detector_config)  # a bad file fails before any waiting
+    if settings.metrics_port:
+        check_free(settings.metrics_host, settings.metrics_port, "RW_METRICS_PORT")
+    wait_for_broker(settings)
     observer = serve_metrics(settings) if settings.metrics_port else None
-    app = create_app(settings, observer=observer)
+    app = create_app(settings, config, observer=observer)
     if observer is not None:
         observer.attach(app)
     worker = Worker(app, loglevel=args.loglevel, quiet=True)
@@ -204,8 +353,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.input != "-" and not Path(args.input).is_file():
         raise KafkaToolError(f"cannot read {args.input}")
-    sent = produce_file(settings, args.input, args.speedup)
-    print(f"sent {sent} records", file=sys.stderr)
+    print(produce_file(settings, args.input, args.speedup).summary(), file=sys.stderr)
     return 0
 
 
@@ -219,12 +367,51 @@ def current_incidents(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def cmd_tail(args: argparse.Namespace) -> int:
     settings = load_settings()
+    messages = read_messages(
+        settings, settings.events_topic, args.idle, args.follow and not args.current
+    )
     if args.current:
-        for event in current_incidents(read_events(settings, args.idle)):
-            sys.stdout.write(orjson.dumps(event).decode() + "\n")
+        events = (e for e in (_event_or_warn(m, "left out") for m in messages) if e is not None)
+        current = current_incidents(e for e in events if _is_incident(e))
+        for incident in current:
+            sys.stdout.write(orjson.dumps(incident).decode() + "\n")
+        if not current:
+            print(f"no incident open (in {settings.events_topic})", file=sys.stderr)
         return 0
-    for event in read_events(settings, args.idle, args.follow):
-        sys.stdout.write(orjson.dumps(event).decode() + "\n")
+    for message in messages:
+        event = _event_or_warn(message, "shown escaped")
+        line = orjson.dumps(event).decode() if event is not None else escaped(message.value)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _event_or_warn(message: Any, what_then: str) -> dict[str, Any] | None:
+    """The record's event message; None, with a warning on stderr, if it is not one."""
+    event = event_of(message.value)
+    if event is None:
+        where = position(message.topic, message.partition, message.offset)
+        print(
+            f"restrictwatch: warning: {where} is not a JSON object ({what_then})",
+            file=sys.stderr,
+        )
+    return event
+
+
+def _is_incident(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("event_id"), str) and "status" in event
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    reasons = set(args.reason or ())
+    sources = set(args.source_topic or ())
+    for message in read_messages(settings, settings.deadletter_topic, args.idle, args.follow):
+        letter = DeadLetter.of(message.headers, message.key, message.value)
+        if not letter.matches(reasons, sources):
+            continue
+        line = orjson.dumps(letter.as_dict()).decode() if args.json else letter.line()
+        sys.stdout.write(line + "\n")
         sys.stdout.flush()
     return 0
 
@@ -259,3 +446,22 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds")
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser(
+        "deadletters",
+        help="print dead letters: reason, stage, source position and the original bytes (escaped)",
+    )
+    p.add_argument(
+        "--reason",
+        action="append",
+        choices=ERROR_TYPES,
+        metavar="CODE",
+        help=f"only this reason code (repeatable): {', '.join(ERROR_TYPES)}",
+    )
+    p.add_argument(
+        "--source-topic", action="append", metavar="TOPIC", help="only from this topic (repeatable)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per dead letter")
+    p.add_argument("--follow", action="store_true", help="keep waiting for new dead letters")
+    p.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds")
+    p.set_defaults(func=cmd_deadletters)

@@ -21,6 +21,7 @@ import orjson
 
 from detectors.config import Config, load_config
 from detectors.evaluation import ALL, FALSE, KINDS, MISSED, Quality, evaluate, parse_time
+from detectors.events import iso
 from detectors.schemas import SchemaError, validator
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import SCENARIOS, country_days, scenario, select_scenarios
@@ -72,7 +73,8 @@ def read_jsonl(path: str, schema: str) -> list[dict[str, Any]]:
             # The simulator labels feed faults that hit every country with country "*".
             check({**doc, "country": "ZZ"} if doc.get("country") == "*" else doc)
         except (orjson.JSONDecodeError, SchemaError, AttributeError) as exc:
-            raise UsageError(f"{path}:{n}: not a {schema} record: {exc}") from None
+            article = "an" if schema[0] in "aeiou" else "a"
+            raise UsageError(f"{path}:{n}: not {article} {schema} record: {exc}") from None
         rows.append(doc)
     return rows
 
@@ -281,9 +283,70 @@ def _json(obj: Any) -> None:
 # commands -----------------------------------------------------------------------------------
 
 
+def mismatch(messages: Sequence[dict[str, Any]], truth: Sequence[dict[str, Any]]) -> str | None:
+    """Why the truth cannot be what these events are scored against, or None.
+
+    An empty truth file, or one whose countries or time range the events do not touch at all,
+    is most likely the wrong file: recall 0 % from it says nothing about the detector.
+    """
+    if not truth:
+        return "the truth file labels no incidents: there is nothing to score against"
+    if not messages:
+        return None  # no events at all is a result (recall 0 %), not a mismatch
+    labeled = {row["country"] for row in truth}
+    seen = {m["country"] for m in messages}
+    if "*" not in labeled and not labeled & seen:
+        return (
+            f"the truth labels {_some(labeled)} but the events are in {_some(seen)}: "
+            "no country in common"
+        )
+    truth_span = labeled_period(truth)
+    event_span = (
+        min(parse_time(m["started_at"]) for m in messages),
+        max(parse_time(m["ended_at"] or m["emitted_at"]) for m in messages),
+    )
+    if truth_span[1] < event_span[0] or event_span[1] < truth_span[0]:
+        return (
+            f"the truth covers {_span(truth_span)} but the events {_span(event_span)}: "
+            "no time in common"
+        )
+    return None
+
+
+def labeled_period(truth: Sequence[dict[str, Any]]) -> tuple[float, float]:
+    """The time the truth speaks for: its scenarios' whole data when all are known (a false
+    event far from any incident is still inside it), else first start to last end."""
+    names = {row.get("scenario", "") for row in truth}
+    if names and names <= set(SCENARIOS):
+        specs = [scenario(n) for n in names]
+        return min(s.start for s in specs), max(s.end for s in specs)
+    return (
+        min(parse_time(row["start"]) for row in truth),
+        max(parse_time(row["end"]) for row in truth),
+    )
+
+
+def _some(countries: set[str], most: int = 5) -> str:
+    names = sorted(countries)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _span(span: tuple[float, float]) -> str:
+    return f"{iso(span[0])} to {iso(span[1])}"
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     messages = read_jsonl(args.events, "event.v1")
     truth = read_jsonl(args.truth, "truth.v1")
+    problem = mismatch(messages, truth)
+    if problem is not None:
+        if args.strict:
+            raise UsageError(f"{args.truth} does not fit {args.events}: {problem}")
+        print(
+            f"restrictwatch: warning: {args.truth} does not fit {args.events}: {problem}; "
+            "the scores below say nothing about the detector (--strict makes this an error)",
+            file=sys.stderr,
+        )
     span = span_of(truth, args.country_days)
     horizon = parse_time(args.end) if args.end else span.horizon
     q = evaluate(
@@ -387,6 +450,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--bin-seconds", type=int, default=300, help="bin width, to state delays in bins"
     )
     p.add_argument("--end", help="end of the data (RFC 3339), where open events are taken to end")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2) when the truth is empty or shares no country or time with the events",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("backtest", help="replay scenarios with several configs and compare quality")

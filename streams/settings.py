@@ -17,7 +17,12 @@ from detectors.exceptions import ConfigError
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RW_", extra="forbid", frozen=True)
 
-    app_id: str = "restrictwatch"
+    app_id: str = Field(
+        default="restrictwatch",
+        pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$",
+        description="consumer group, prefix of the changelog topics, and the state directory's"
+        " subdirectory: letters, digits, '.', '_', '-' (not first)",
+    )
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
@@ -27,6 +32,12 @@ class WorkerSettings(BaseSettings):
         default=None, description="read the password from this file"
     )
     ssl_cafile: Path | None = None
+    connect_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long the worker and the commands keep trying to reach a broker before"
+        " they give up (exit 2)",
+    )
     allow_insecure_sasl: bool = Field(
         default=False, description="permit SASL over plaintext (credentials in clear)"
     )

@@ -9,7 +9,8 @@
 #   down     stop it (SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT); 0 if not running.
 #   restart  down + up, keeping the data.
 #   status   print state and listeners; exit 0 if running, 3 if not.
-#   reset    down + delete the data directory.
+#   reset    down + delete the data directory, and the worker's local state directory
+#            (RW_STATE_DIR, default ./state) when a worker marked it as its own.
 #   fetch    only download the jars into deploy/kafka/.lib/.
 #   logs     print the last 100 lines of the broker log.
 #
@@ -76,6 +77,12 @@ case "$KAFKA_DATA_DIR" in
 *) data_dir=$(pwd)/$KAFKA_DATA_DIR ;;
 esac
 data_dir=${data_dir%/}
+# The worker's RW_STATE_DIR (default state, relative to where it runs): cleared by reset.
+case "${RW_STATE_DIR:-state}" in
+/*) worker_state_dir=${RW_STATE_DIR} ;;
+*) worker_state_dir=$(pwd)/${RW_STATE_DIR:-state} ;;
+esac
+worker_state_dir=${worker_state_dir%/}
 conf=$data_dir/server.properties
 pid_file=$data_dir/broker.pid
 log_file=$data_dir/broker.log
@@ -449,12 +456,29 @@ cmd_reset() {
 	cmd_down
 	if [ ! -e "$data_dir" ]; then
 		log "nothing to delete at $data_dir"
+		reset_worker_state
 		return 0
 	fi
 	# Only delete directories this script created.
 	[ -f "$marker" ] || die "refusing to delete $data_dir: it was not created by kafka.sh (no ${marker##*/})"
 	rm -rf "$data_dir"
 	log "deleted $data_dir"
+	reset_worker_state
+}
+
+reset_worker_state() {
+	# The worker's local table store belongs to the topics just deleted: a store kept would be
+	# ahead of the new changelog. Only a directory a worker marked is deleted.
+	local state=$worker_state_dir
+	if [ ! -e "$state" ]; then
+		return 0
+	fi
+	if [ ! -f "$state/.restrictwatch-state" ]; then
+		log "left $state alone: no .restrictwatch-state in it (not a worker's state directory)"
+		return 0
+	fi
+	rm -rf "$state"
+	log "deleted the worker state $state"
 }
 
 cmd_logs() {

@@ -153,6 +153,15 @@ def test_the_same_dip_without_latency_rise_is_a_holiday_not_throttling() -> None
     assert not out[("outage", None, None)].anomalous
 
 
+def test_a_nationwide_dip_with_probes_slower_than_weeks_ago_is_throttling() -> None:
+    # Daily records and a 3-hour latency memory: by the second day the fast expectation has
+    # taken the new latency, the slow reference has not.
+    probes = [lrv(a, p, 1.05) for a in (1, 2) for p in PLATFORMS]
+    for v in probes:
+        v.slow_latency_ratio = 3.0
+    assert classify(tv(640, 1000), *probes)[("outage", None, None)].kind == THROTTLING
+
+
 def test_one_network_slowed_is_throttling_scoped_to_it() -> None:
     out = classify(
         tv(830, 1000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from streams.display import escaped
+from tests.catalogue import stateless
 from tests.conftest import START, reach, traffic
 from tests.integration.workers import Deployment
 
@@ -86,11 +89,21 @@ def test_topics_create_produce_and_tail(kafka_bootstrap: str, tmp_path: Path) ->
         )
     finally:
         admin.close()
+    # A line too large for the topic (refused by the broker) or for a request (refused by the
+    # producer) is skipped and counted; the rest go on.
     big = reach(START + 300, 40, 39, country="PK", note="x" * 400)
-    records.write_bytes(lines[0] + b"\n" + big + b"\n")
-    refused = restrictwatch(env, "produce", str(records))
-    assert refused.returncode == 2
-    assert "1 of 2 records were not sent" in refused.stderr
+    huge = traffic(START + 600, 1.0, country="IR")[:-1] + b',"pad":"' + b"x" * 1_200_000 + b'"}'
+    after = traffic(START + 900, 30.0, country="IR")
+    records.write_bytes(b"\n".join([lines[0], big, huge, after]) + b"\n")
+    skipped = restrictwatch(env, "produce", str(records))
+    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.stderr.splitlines() == [
+        f"sent 2 records; skipped 2 too large for the broker (MessageSizeTooLargeError): "
+        f"line 2 ({len(big)} bytes), 3 ({len(huge)} bytes)"
+    ]
+    traffic_now = read_all(kafka_bootstrap, s.traffic_topic, 2)
+    assert (b"IR", after) in traffic_now and (b"IR", huge) not in traffic_now
+    assert read_all(kafka_bootstrap, s.reachability_topic, 2) == [(b"PK", lines[1])]
 
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for event_id, seq, status in [
@@ -110,3 +123,80 @@ def test_topics_create_produce_and_tail(kafka_bootstrap: str, tmp_path: Path) ->
     assert [orjson.loads(line) for line in current.stdout.splitlines()] == [
         {"event_id": "rw-IR-b", "seq": 0, "status": "open"}
     ]
+
+
+def test_deadletters_prints_what_the_worker_rejected_and_tail_survives_any_bytes(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    d = Deployment(kafka_bootstrap, tmp_path)
+    d.create_topics()
+    s = d.settings()
+    nothing = restrictwatch(d.env, "tail", "--current", "--idle", "2")
+    assert (nothing.returncode, nothing.stdout) == (0, "")
+    assert nothing.stderr == f"no incident open (in {s.events_topic})\n"
+    bad = stateless(START)
+    d.start_worker()
+    try:
+        d.produce([traffic(START, 10.0, country="PK")] + [b.raw for b in bad])
+        d.read("deadletter", lambda ms: len(ms) >= len(bad), timeout=180)
+    finally:
+        d.stop_all()
+
+    plain = restrictwatch(d.env, "deadletters", "--idle", "3")
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert len(lines) == len(bad)
+    assert all(line.isprintable() for line in lines)
+    code_of = {b.raw: b.error_type for b in bad}
+    as_json = restrictwatch(d.env, "deadletters", "--idle", "3", "--json")
+    letters = [orjson.loads(line) for line in as_json.stdout.splitlines()]
+    # The original bytes come back exactly, with the reason code and position the worker gave.
+    assert sorted(base64.b64decode(x["original_b64"]) for x in letters) == sorted(code_of)
+    for x in letters:
+        assert x["error_type"] == code_of[base64.b64decode(x["original_b64"])]
+        assert x["stage"] in ("decode", "validate", "bin") and x["reason"]
+        assert x["source_topic"] in (s.traffic_topic, s.reachability_topic)
+        assert isinstance(x["source_offset"], int) and isinstance(x["source_partition"], int)
+    binary = next(b for b in bad if b.name == "binary garbage")
+    shown = next(line for line in lines if "encoding/decode" in line and "\\x00\\x01" in line)
+    assert shown.startswith(f"{s.traffic_topic}[")
+    assert shown.endswith("original: " + escaped(binary.raw))
+
+    encoding = restrictwatch(d.env, "deadletters", "--idle", "3", "--reason", "encoding")
+    assert len(encoding.stdout.splitlines()) == sum(b.error_type == "encoding" for b in bad)
+    assert all("  encoding/" in line for line in encoding.stdout.splitlines())
+    probes = restrictwatch(
+        d.env, "deadletters", "--idle", "3", "--json", "--source-topic", s.reachability_topic
+    )
+    from_probes = [orjson.loads(line) for line in probes.stdout.splitlines()]
+    assert from_probes and {x["source_topic"] for x in from_probes} == {s.reachability_topic}
+    assert len(from_probes) == sum(b'"reachability"' in b.raw for b in bad)
+
+    # Whatever lands on the events topic, tail prints one escaped line for it and goes on.
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    hostile = [b"{not json", b"\xff\xfe\x1b[2J", b"[1, 2]", b'{"event_id": "rw-PK-a", "seq": 0}']
+    for value in [*hostile, None]:
+        producer.send(s.events_topic, key=b"k", value=value)
+    producer.send(
+        s.events_topic,
+        key=b"rw-IR-b",
+        value=orjson.dumps({"event_id": "rw-IR-b", "seq": 0, "status": "open"}),
+    )
+    producer.flush()
+    producer.close()
+    tail = restrictwatch(d.env, "tail", "--idle", "3")
+    assert tail.returncode == 0 and "Traceback" not in tail.stderr, tail.stderr
+    ir_open = '{"event_id":"rw-IR-b","seq":0,"status":"open"}'
+    shown = tail.stdout.splitlines()
+    assert ir_open in shown  # on whichever partition its key chose
+    assert [line for line in shown if line != ir_open] == [  # one key: one partition, in order
+        "{not json",
+        "\\xff\\xfe\\x1b[2J",
+        "[1, 2]",  # JSON, but no event message: shown as it came
+        '{"event_id":"rw-PK-a","seq":0}',
+        "(no value)",
+    ]
+    assert tail.stderr.count("restrictwatch: warning:") == 4
+    current = restrictwatch(d.env, "tail", "--current", "--idle", "3")
+    assert current.returncode == 0, current.stderr
+    assert current.stdout.splitlines() == [ir_open]

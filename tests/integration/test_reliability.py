@@ -155,7 +155,7 @@ def test_a_worker_over_sasl_ssl_scram(private_broker: Any, tmp_path: Path) -> No
     source.write_bytes(b"\n".join(lines) + b"\n")
     try:
         d.start_worker(0, **{f"RW_{k.upper()}": v for k, v in secure.items()})
-        assert produce_file(settings, str(source)) == len(lines)
+        assert produce_file(settings, str(source)).sent == len(lines)
         events: list[dict[str, Any]] = []
         deadline = time.monotonic() + 180
         while not resolved()(events) and time.monotonic() < deadline:

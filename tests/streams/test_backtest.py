@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from detectors.config import config_as_yaml, load_config
+from detectors.evaluation import parse_time
+from detectors.events import iso
+from detectors.simulation.scenarios import scenario
 from streams.cli import main
 
 
@@ -109,9 +113,99 @@ def test_evaluate_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     truth.write_text("", encoding="utf-8")
     assert main(["evaluate", "--events", str(events), "--truth", str(truth)]) == 2
     err = capsys.readouterr().err
-    assert f"{events}:1: not a event.v1 record" in err
+    assert f"{events}:1: not an event.v1 record" in err
 
 
 def test_backtest_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", "--scenario", "atlantis"]) == 2
-    assert "unknown scenario(s) atlantis" in capsys.readouterr().err
+    assert "unknown scenario 'atlantis'; known: all, tuning, validation" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def ke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """The events of a replay of ke-small-asn-outage, and its truth rows."""
+    tmp = tmp_path_factory.mktemp("ke")
+    records, truth, events = (tmp / n for n in ("r.jsonl", "t.jsonl", "e.jsonl"))
+    main(
+        [
+            "simulate",
+            "--scenario",
+            "ke-small-asn-outage",
+            "--out",
+            str(records),
+            "--truth",
+            str(truth),
+        ]
+    )
+    main(["replay", str(records), "--out", str(events)])
+    assert events.read_bytes()
+    return events, [json.loads(line) for line in truth.read_text().splitlines()]
+
+
+def evaluate_with(
+    tmp_path: Path, events: Path, rows: list[dict[str, Any]], *extra: str
+) -> tuple[int, str]:
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code = main(["evaluate", "--events", str(events), "--truth", str(truth), *extra])
+    return code, str(truth)
+
+
+def test_evaluate_is_quiet_when_the_truth_fits(
+    ke_run: tuple[Path, list[dict[str, Any]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, rows = ke_run
+    capsys.readouterr()
+    assert evaluate_with(tmp_path, events, rows, "--strict")[0] == 0
+    assert capsys.readouterr().err == ""
+    # A label far from every event but inside its scenario's data is no mismatch: the events
+    # are then simply false ones.
+    spec = scenario("ke-small-asn-outage")
+    early = [{**r, "start": iso(spec.start + 3600), "end": iso(spec.start + 7200)} for r in rows]
+    assert evaluate_with(tmp_path, events, early, "--strict")[0] == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("empty", "the truth file labels no incidents"),
+        ("country", "the truth labels TR but the events are in KE: no country in common"),
+        ("time", "no time in common"),
+    ],
+)
+def test_evaluate_warns_when_the_truth_cannot_fit_the_events_and_strict_fails(
+    change: str,
+    says: str,
+    ke_run: tuple[Path, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    events, rows = ke_run
+    three_years = 3 * 365 * 86400
+    changed = {
+        "empty": [],
+        "country": [{**r, "country": "TR"} for r in rows],
+        "time": [
+            {
+                **r,
+                "scenario": "field-data",
+                "start": iso(parse_time(r["start"]) - three_years),
+                "end": iso(parse_time(r["end"]) - three_years),
+            }
+            for r in rows
+        ],
+    }[change]
+    capsys.readouterr()
+    code, truth = evaluate_with(tmp_path, events, changed)
+    assert code == 0
+    captured = capsys.readouterr()
+    assert captured.out  # the scores are still printed
+    assert captured.err.startswith(f"restrictwatch: warning: {truth} does not fit {events}: ")
+    assert says in captured.err and captured.err.count("\n") == 1
+    code, _ = evaluate_with(tmp_path, events, changed, "--strict")
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("restrictwatch: error: ") and says in captured.err
+    assert captured.err.count("\n") == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detectors.records import Rejection
-from streams.deadletter import deadletter_headers
+from streams.deadletter import DeadLetter, deadletter_headers
 from streams.handler import Inbound
 
 
@@ -33,3 +33,45 @@ def test_a_long_reason_is_cut_between_characters() -> None:
     headers = dict(deadletter_headers(inbound, Rejection("schema", "x" + "ü" * 3000)))
     assert headers["rw-reason"].decode("utf-8").endswith("ü")
     assert len(headers["rw-reason"]) == 4095
+
+
+def test_a_dead_letter_reads_back_from_its_headers_as_one_line() -> None:
+    inbound = Inbound("rw.traffic.v1", 3, 1234, b"PK", b"{not json\n\x1b[31m\xff")
+    headers = deadletter_headers(inbound, Rejection("json", "unexpected character: line 1"))
+    letter = DeadLetter.of(headers, inbound.key, inbound.value)
+    assert letter.matches({"json"}, set()) and letter.matches(set(), {"rw.traffic.v1"})
+    assert not letter.matches({"schema"}, set())
+    assert not letter.matches({"json"}, {"rw.reachability.v1"})
+    assert letter.line() == (
+        "rw.traffic.v1[3]@1234  json/decode  unexpected character: line 1  key: PK  "
+        "original: {not json\\n\\x1b[31m\\xff"
+    )
+
+
+def test_a_dead_letter_as_json_keeps_the_bytes_exactly() -> None:
+    inbound = Inbound("rw.reachability.v1", 0, 7, None, b"\xff\xfe")
+    letter = DeadLetter.of(
+        deadletter_headers(inbound, Rejection("encoding", "not UTF-8")), None, b"\xff\xfe"
+    )
+    assert letter.as_dict() == {
+        "error_type": "encoding",
+        "reason": "not UTF-8",
+        "stage": "decode",
+        "source_topic": "rw.reachability.v1",
+        "source_partition": 0,
+        "source_offset": 7,
+        "key_b64": None,
+        "original_b64": "//4=",
+    }
+    text = DeadLetter.of([], None, b"ok").as_dict()
+    assert text["original"] == "ok" and text["original_b64"] == "b2s="
+
+
+def test_a_record_without_our_headers_or_with_hostile_ones_still_prints() -> None:
+    assert DeadLetter.of([], None, None).line() == "?[?]@?  ?/?  (no reason)  original: (no value)"
+    hostile = [("rw-reason", b"\x1b]0;owned\x07"), ("rw-source-topic", b"t\nx"), ("rw-stage", None)]
+    line = DeadLetter.of(hostile, b"\x00", b"v").line()
+    assert line == "t\\nx[?]@?  ?/?  \\x1b]0;owned\\x07  key: \\x00  original: v"
+    assert (
+        DeadLetter.of([("rw-source-offset", b"12a")], None, b"").as_dict()["source_offset"] is None
+    )

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from streams.cli import build_parser
-from streams.kafka_io import Pacer, current_incidents, route
+from streams.kafka_io import (
+    KafkaToolError,
+    Pacer,
+    Produced,
+    connect,
+    current_incidents,
+    event_of,
+    route,
+)
 from streams.settings import WorkerSettings
 from tests.conftest import START, reach, traffic
 
@@ -105,3 +113,107 @@ def test_the_kafka_commands_parse() -> None:
     assert (args.current, args.follow, args.idle) == (True, False, 2.0)
     assert parser.parse_args(["topics", "create"]).action == "create"
     assert parser.parse_args(["worker"]).loglevel == "warning"
+
+
+@pytest.mark.parametrize("value", [b"not json", b"\xff\xfe", b"[1, 2]", b'"open"', b"", None])
+def test_a_record_that_is_not_an_event_message_is_none(value: bytes | None) -> None:
+    assert event_of(value) is None
+
+
+def test_an_event_message_is_its_json_object() -> None:
+    assert event_of(b'{"event_id": "rw-PK-a", "seq": 0}') == {"event_id": "rw-PK-a", "seq": 0}
+
+
+def test_deadletters_filters_by_reason_code_and_source_topic() -> None:
+    args = build_parser().parse_args(
+        ["deadletters", "--reason", "json", "--reason", "schema", "--source-topic", "a"]
+    )
+    assert (args.reason, args.source_topic, args.follow, args.json) == (
+        ["json", "schema"],
+        ["a"],
+        False,
+        False,
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["deadletters", "--reason", "no-such-code"])
+
+
+class FlakyBroker:
+    """A client factory that fails `failures` times as kafka-python does with no broker."""
+
+    def __init__(self, clock: FakeClock, failures: int, error: Exception | None = None) -> None:
+        self.clock = clock
+        self.failures = failures
+        self.error = error
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **options: Any) -> str:
+        from kafka.errors import KafkaTimeoutError
+
+        self.calls.append(options)
+        if self.error is not None:
+            raise self.error
+        if len(self.calls) <= self.failures:
+            self.clock.now += options["bootstrap_timeout_ms"] / 1000  # bootstrap waits it out
+            raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
+        return "client"
+
+
+def test_connect_retries_with_backoff_and_says_one_line_per_failed_try() -> None:
+    clock = FakeClock()
+    broker = FlakyBroker(clock, failures=3)
+    said: list[str] = []
+    settings = WorkerSettings(bootstrap_servers="127.0.0.1:1", connect_timeout_seconds=60)
+    assert connect(settings, broker, said.append, clock, clock.sleep) == "client"
+    assert clock.slept == [1.0, 2.0, 4.0]
+    assert [c["bootstrap_timeout_ms"] for c in broker.calls] == [1000, 2000, 4000, 5000]
+    assert broker.calls[0]["bootstrap_servers"] == ["127.0.0.1:1"]
+    assert len(said) == 3
+    assert said[0] == (
+        "Kafka at 127.0.0.1:1 not reachable (try 1: KafkaTimeoutError: Unable to bootstrap "
+        "from ['127.0.0.1:1']); next try in 1.0 s"
+    )
+
+
+def test_connect_gives_up_after_the_configured_time_with_one_error() -> None:
+    clock = FakeClock()
+    broker = FlakyBroker(clock, failures=1000)
+    said: list[str] = []
+    settings = WorkerSettings(bootstrap_servers="127.0.0.1:1", connect_timeout_seconds=100)
+    with pytest.raises(KafkaToolError) as caught:
+        connect(settings, broker, said.append, clock, clock.sleep)
+    assert str(caught.value).startswith(
+        f"cannot reach Kafka at 127.0.0.1:1 (gave up after {len(broker.calls)} tries in 100 s"
+    )
+    assert clock.now - 100.0 <= 100 + 5  # never more than one try past the deadline
+    assert max(clock.slept) == 15.0  # the backoff is capped
+    assert len(said) == len(broker.calls) - 1
+
+
+def test_connect_does_not_retry_what_waiting_cannot_mend() -> None:
+    from kafka.errors import KafkaConfigurationError
+
+    clock = FakeClock()
+    broker = FlakyBroker(clock, failures=0, error=KafkaConfigurationError("bad ssl_cafile"))
+    with pytest.raises(KafkaToolError, match=r"cannot use Kafka at 127\.0\.0\.1:9092: "):
+        connect(WorkerSettings(), broker, [].append, clock, clock.sleep)
+    assert len(broker.calls) == 1 and clock.slept == []
+
+
+def test_a_zero_connect_timeout_tries_once() -> None:
+    clock = FakeClock()
+    broker = FlakyBroker(clock, failures=5)
+    with pytest.raises(KafkaToolError, match=r"gave up after 1 try in 0 s"):
+        connect(WorkerSettings(connect_timeout_seconds=0), broker, [].append, clock, clock.sleep)
+
+
+def test_the_produce_summary_names_the_lines_skipped_as_too_large() -> None:
+    assert Produced(5).summary() == "sent 5 records"
+    assert Produced(3, [(9, 2_000_000), (2, 300)]).summary() == (
+        "sent 3 records; skipped 2 too large for the broker (MessageSizeTooLargeError): "
+        "line 2 (300 bytes), 9 (2000000 bytes)"
+    )
+    many = Produced(0, [(n, 10) for n in range(1, 13)]).summary()
+    assert many.endswith(
+        "line 1 (10 bytes), 2 (10 bytes), 3 (10 bytes), 4 (10 bytes), 5 (10 bytes), 6 (10 bytes), 7 (10 bytes), 8 (10 bytes), 9 (10 bytes), 10 (10 bytes) and 2 more"
+    )

@@ -105,7 +105,7 @@ def test_without_a_recorder_the_report_still_has_the_timeline(
     assert "No series history" in index.read_text()
 
 
-def test_cli_replay_writes_the_report(tmp_path: Path) -> None:
+def test_cli_replay_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     records = tmp_path / "records.jsonl"
     records.write_bytes(b"\n".join(good_stream()) + b"\n")
     report = tmp_path / "report"
@@ -113,6 +113,46 @@ def test_cli_replay_writes_the_report(tmp_path: Path) -> None:
         ["replay", str(records), "--out", str(tmp_path / "events"), "--report", str(report)]
     )
     assert code == 0
+    assert capsys.readouterr().err.splitlines()[-1] == f"report: {report / 'index.html'}"
     pngs = sorted(p.name for p in report.glob("*.png"))
     assert len(pngs) == 2 and "timeline.png" in pngs
     assert all(name in (report / "index.html").read_text() for name in pngs)
+
+
+@pytest.mark.parametrize("where", ["non-empty directory", "a file", "below a file"])
+def test_cli_replay_checks_the_report_directory_before_replaying(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(good_stream(days=1)) + b"\n")
+    events = tmp_path / "events"
+    if where == "non-empty directory":
+        report = tmp_path / "old-report"
+        report.mkdir()
+        (report / "index.html").write_text("an older report")
+        says = "the directory is not empty"
+    elif where == "a file":
+        report = records
+        says = "it exists and is not a directory"
+    else:
+        report = records / "report"
+        says = "cannot create the report directory"
+    code = main(["replay", str(records), "--out", str(events), "--report", str(report)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == f"restrictwatch: error: {err.split(': error: ')[1]}"  # one line, nothing else
+    assert says in err and str(report) in err
+    assert not events.exists()  # nothing was replayed
+    if where == "non-empty directory":
+        assert (report / "index.html").read_text() == "an older report"
+
+
+def test_cli_replay_report_into_an_empty_directory(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(good_stream(days=1)) + b"\n")
+    report = tmp_path / "empty"
+    report.mkdir()
+    assert (
+        main(["replay", str(records), "--out", str(tmp_path / "ev"), "--report", str(report)]) == 0
+    )
+    assert (report / "index.html").is_file()

@@ -52,7 +52,9 @@ def test_settings_come_from_rw_environment_variables(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("RW_PARTITIONS", "8")
     monkeypatch.setenv("RW_EVENTS_TOPIC", "custom.events")
     monkeypatch.setenv("RW_STORE", "memory://")
+    monkeypatch.setenv("RW_CONNECT_TIMEOUT_SECONDS", "2.5")
     s = load_settings()
+    assert s.connect_timeout_seconds == 2.5
     assert s.partitions == 8
     assert s.events_topic == "custom.events"
     assert s.store == "memory://"
@@ -127,6 +129,8 @@ def test_errors_name_the_environment_variable() -> None:
         load_settings(security_protocol="SSL_PLAINTEXT")
     with pytest.raises(ConfigError, match="RW_CHECKPOINT_MAX_SHARE: Input should be greater"):
         load_settings(checkpoint_max_share=0)
+    with pytest.raises(ConfigError, match="RW_CONNECT_TIMEOUT_SECONDS: Input should be greater"):
+        load_settings(connect_timeout_seconds=-1)
 
 
 def test_unknown_constructor_arguments_are_errors() -> None:
