@@ -43,3 +43,14 @@ def test_every_mounted_file_exists() -> None:
         build = service.get("build")
         if build:
             assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_long_running_services_come_back_and_say_whether_they_are_healthy() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    for name, port, path in (("worker", 9464, "/metrics"), ("api", 8080, "/healthz")):
+        service = services[name]
+        assert service["restart"] == "unless-stopped"
+        probe = " ".join(service["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}{path}" in probe
+        # the probed port is the one the service listens on inside its container
+        assert any(p.split(":")[-1] == str(port) for p in service["ports"])
