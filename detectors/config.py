@@ -270,7 +270,7 @@ def _read_yaml(text: str, origin: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{origin}: not valid YAML: {exc}", "yaml") from None
 
 
 def default_document() -> dict[str, Any]:
@@ -287,7 +287,7 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", "unreadable") from None
     origin = str(path)
     data = _read_yaml(text, origin)
     if data is None:

@@ -295,6 +295,7 @@ def create_app(
                 log.error(
                     "config reload failed, keeping %s: %s", handler.pipeline.config.fingerprint, exc
                 )
+                observer.config_load_failed(exc.reason if isinstance(exc, ConfigError) else "error")
                 return
             handler.reconfigure(new)
             observer.config_loaded(new.fingerprint)

@@ -458,6 +458,15 @@ class WorkerMetrics:
             "Detector configs loaded (at start and on each reload).",
             registry=registry,
         )
+        self.config_load_failures_total = Counter(
+            "rw_config_load_failures",
+            "Detector config reloads refused (the running config stays), by reason: unreadable, "
+            "yaml, invalid, or error.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in (*ConfigError.REASONS, "error"):
+            self.config_load_failures_total.labels(reason)  # 0 before the first failure
         self.build = Info(
             "rw_build", "Version of restrictwatch and of its detector config.", registry=registry
         )
@@ -537,6 +546,9 @@ class WorkerMetrics:
     def config_loaded(self, fingerprint: str) -> None:
         self.config_loads_total.inc()
         self.build.info({"version": _version(), "config_version": fingerprint})
+
+    def config_load_failed(self, reason: str) -> None:
+        self.config_load_failures_total.labels(reason).inc()
 
     # -- wiring -----------------------------------------------------------------------------
 

@@ -27,6 +27,10 @@ class WorkerObserver(Protocol):
     def config_loaded(self, fingerprint: str) -> None:
         """A detector config was loaded, at start or on SIGHUP."""
 
+    def config_load_failed(self, reason: str) -> None:
+        """A reload was refused (the old config stays); `reason` is a ConfigError reason or
+        `error`."""
+
     def rewound(self, topic: str) -> None:
         """An input partition of `topic` is read again from its commit, which had stopped."""
 
@@ -53,6 +57,9 @@ class NullObserver:
         pass
 
     def config_loaded(self, fingerprint: str) -> None:
+        pass
+
+    def config_load_failed(self, reason: str) -> None:
         pass
 
     def rewound(self, topic: str) -> None:

@@ -30,6 +30,7 @@ REQUIRED_ALERTS = {
     "EventTimeLagHigh",
     "ConsumerLagHigh",
     "WorkerDown",
+    "ConfigReloadFailed",
 }
 # What Grafana substitutes for its built-in variables, for evaluating panels outside Grafana.
 BUILTINS = {"__rate_interval": "30s", "__interval": "5s", "__range": "5m"}

@@ -35,12 +35,15 @@ def test_bad_values_are_named() -> None:
 def test_not_yaml_and_missing_files_are_clear(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [1,\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML") as yaml_error:
         load_config(bad)
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="cannot read") as read_error:
         load_config(tmp_path / "missing.yaml")
-    with pytest.raises(ConfigError, match="mapping"):
+    with pytest.raises(ConfigError, match="mapping") as shape_error:
         parse_config([1, 2])
+    # bounded reasons, for the reload-failure metric
+    assert (yaml_error.value.reason, read_error.value.reason) == ("yaml", "unreadable")
+    assert shape_error.value.reason == "invalid"
 
 
 def test_override_most_specific_wins() -> None:

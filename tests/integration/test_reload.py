@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.integration.workers import Deployment
@@ -31,7 +33,10 @@ def test_sighup_reloads_the_config_and_a_broken_one_is_refused(
     deployment = Deployment(kafka_bootstrap, tmp_path)
     deployment.create_topics()
     try:
-        worker = deployment.start_worker(RW_DETECTOR_CONFIG=str(config))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        worker = deployment.start_worker(RW_DETECTOR_CONFIG=str(config), RW_METRICS_PORT=str(port))
         wait_for(deployment, "worker settings")
         config.write_text("version: second\nthresholds: {min_sigmas: 4}\n")
         worker.send_signal(signal.SIGHUP)
@@ -42,5 +47,10 @@ def test_sighup_reloads_the_config_and_a_broken_one_is_refused(
         assert "thresholds.bogus" in log
         assert worker.poll() is None  # still running, on the second config
         assert "config reloaded: third" not in log
+        # ... and counted, by reason, for the ConfigReloadFailed alert
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            exposition = response.read().decode()
+        assert 'rw_config_load_failures_total{reason="invalid"} 1.0' in exposition
+        assert "rw_config_loads_total 2.0" in exposition  # the start and the second config
     finally:
         deployment.stop_all()

@@ -109,6 +109,16 @@ def test_events_checkpoints_and_build_info() -> None:
     assert info[0].labels["version"]
 
 
+def test_refused_reloads_are_counted_by_reason_from_zero() -> None:
+    reg = CollectorRegistry()
+    m = metrics(reg)
+    for reason in ("unreadable", "yaml", "invalid", "error"):
+        assert reg.get_sample_value("rw_config_load_failures_total", {"reason": reason}) == 0
+    m.config_load_failed("invalid")
+    assert reg.get_sample_value("rw_config_load_failures_total", {"reason": "invalid"}) == 1
+    assert reg.get_sample_value("rw_config_loads_total") == 0
+
+
 def test_gauges_describe_an_open_restriction(mid_incident: Pipeline) -> None:
     reg = CollectorRegistry()
     m = metrics(reg)
