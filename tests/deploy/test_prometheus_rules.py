@@ -77,8 +77,9 @@ def test_alerts_are_the_required_ones_with_the_labels_operators_route_on() -> No
     alerts = {r["alert"]: r for r in rules() if "alert" in r}
     assert set(alerts) == REQUIRED_ALERTS
     for name, rule in alerts.items():
-        assert rule["labels"]["severity"] in ("info", "warning", "page"), name
+        assert rule["labels"]["severity"] in ("info", "warning", "critical"), name
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+        assert rule["annotations"]["runbook_url"] == f"docs/runbook.md#{name.lower()}", name
         # `<signal> <op> <threshold>`: the integration test graphs the signal alone
         assert re.search(r"\s(>|<|==)\s*[\d.]+\s*$", rule["expr"]), name
     by = re.search(r"by \(([^)]*)\)", alerts["RestrictionActive"]["expr"])
@@ -99,3 +100,18 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         assert not re.search(r"_(ms|milliseconds|kb|mb|minutes|hours)(_|$)", name), name
     for name in recorded_names():
         assert len(name.split(":")) in (2, 3), f"{name}: want level:metric[:operations]"
+
+
+def test_every_alert_has_a_runbook_section_that_says_what_to_check_and_do() -> None:
+    runbook = (RULES_DIR.parents[2] / "docs" / "runbook.md").read_text(encoding="utf-8")
+    sections = dict(
+        (head.strip().lower(), body)
+        for head, body in re.findall(r"^## ([^\n]+)\n(.*?)(?=^## |\Z)", runbook, re.M | re.S)
+    )
+    for rule in rules():
+        if "alert" not in rule:
+            continue
+        body = sections.get(rule["alert"].lower())
+        assert body is not None, f"no section for {rule['alert']} in docs/runbook.md"
+        assert f"**Severity {rule['labels']['severity']}.**" in body, rule["alert"]
+        assert "- Check:" in body and "- Do:" in body, rule["alert"]
