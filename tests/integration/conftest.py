@@ -32,6 +32,8 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient
 
+from tests.integration.workers import Deployment
+
 INTEGRATION_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEGRATION_DIR.parents[1]
 KAFKA_SH = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -332,3 +334,12 @@ def make_topic(
             kafka_admin.delete_topics(created, raise_errors=False)
         except Exception as exc:
             warnings.warn(f"could not delete test topics {created}: {exc}", stacklevel=1)
+
+
+@pytest.fixture
+def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
+    """Topics created on the shared broker, and whatever workers a test starts, stopped after."""
+    d = Deployment(kafka_bootstrap, tmp_path)
+    d.create_topics()
+    yield d
+    d.stop_all()

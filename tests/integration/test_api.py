@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -23,14 +22,6 @@ from tests.api_events import encoded, incident
 from tests.conftest import START
 from tests.integration.api_process import Api, free_port
 from tests.integration.workers import Deployment, pk_lines, resolved
-
-
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    d = Deployment(kafka_bootstrap, tmp_path)
-    d.create_topics()
-    yield d
-    d.stop_all()
 
 
 @pytest.fixture

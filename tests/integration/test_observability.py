@@ -163,14 +163,6 @@ def start_prometheus(tmp_path: Path) -> Iterator[Callable[[str, str], Prometheus
             server.proc.wait()
 
 
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    d = Deployment(kafka_bootstrap, tmp_path)
-    d.create_topics()
-    yield d
-    d.stop_all()
-
-
 def restriction_alerts(prom: Prometheus) -> list[dict[str, Any]]:
     return [
         a

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import signal
-import socket
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.integration.api_process import free_port
 from tests.integration.workers import Deployment
 
 
@@ -33,9 +33,7 @@ def test_sighup_reloads_the_config_and_a_broken_one_is_refused(
     deployment = Deployment(kafka_bootstrap, tmp_path)
     deployment.create_topics()
     try:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         worker = deployment.start_worker(RW_DETECTOR_CONFIG=str(config), RW_METRICS_PORT=str(port))
         wait_for(deployment, "worker settings")
         config.write_text("version: second\nthresholds: {min_sigmas: 4}\n")

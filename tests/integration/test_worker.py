@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,6 @@ def identity(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         "ended_at",
     )
     return [tuple(str(e[k]) for k in keys) for e in events]
-
-
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    d = Deployment(kafka_bootstrap, tmp_path)
-    d.create_topics()
-    yield d
-    d.stop_all()
 
 
 @pytest.fixture(scope="module")
