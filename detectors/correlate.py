@@ -4,6 +4,11 @@ Series are not judged alone. A platform's drop is measured against the drop of t
 belongs to (a holiday lowers everything, a block lowers one platform), probes on a network that is
 out say nothing about platforms, and a country total is country-wide only when no network in it
 is still up (a mobile shutdown is an outage of the mobile ASNs, however large their share).
+
+Regions are areas of their own: each region's series are judged together as a country's are, and
+the country's series apart. A country total that falls with one region while another region is
+up is that region's outage, not a second, national one; a country unit and region units anomalous
+together join one incident (see `detectors.incidents`), which is then country-wide.
 """
 
 from __future__ import annotations
@@ -26,8 +31,18 @@ SHALLOW_REACH = 2.0
 THROTTLING = "throttling"
 KIND_RANK = {THROTTLING: 0, RESTRICTION: 1, OUTAGE: 2}
 
-UnitKey = tuple[str, int | None, str | None]
-"""(family, asn, platform): ("outage", asn or None, None) or ("platform", asn or None, platform)."""
+AreaUnit = tuple[str, int | None, str | None]
+"""A unit inside one area (the country, or one region): (family, asn, platform), that is
+("outage", asn or None, None) or ("platform", asn or None, platform)."""
+UnitKey = tuple[str, int | None, str | None, str | None]
+"""(family, asn, platform, region): an `AreaUnit` and its region, None for the whole country."""
+
+
+def unit_key(unit: tuple[object, ...]) -> UnitKey:
+    """A unit key of four fields; a checkpoint written before regions holds keys of three."""
+    if len(unit) == 3:
+        unit = (*unit, None)
+    return unit  # type: ignore[return-value]
 
 
 @dataclass(slots=True)
@@ -51,25 +66,25 @@ class Judge:
     def __init__(
         self,
         thresholds: Mapping[SeriesKey, Thresholds],
-        active: Collection[UnitKey] = (),
+        active: Collection[AreaUnit] = (),
         hold: float = 1.0,
     ) -> None:
         self.thresholds = thresholds
         self.active = active
         self.hold = hold
 
-    def limits(self, key: SeriesKey, unit: UnitKey | None = None, *more: UnitKey) -> Thresholds:
+    def limits(self, key: SeriesKey, unit: AreaUnit | None = None, *more: AreaUnit) -> Thresholds:
         t = self.thresholds[key]
         if self.hold == 1.0 or not any(u in self.active for u in (unit, *more) if u is not None):
             return t
         return _relaxed(t, self.hold)
 
-    def collapsed(self, v: Verdict, drop_name: str, *units: UnitKey) -> bool:
+    def collapsed(self, v: Verdict, drop_name: str, *units: AreaUnit) -> bool:
         t = self.limits(v.key, *units)
         drop: float = getattr(t, drop_name)
         return v.drop >= drop and v.z <= -t.min_sigmas
 
-    def down(self, v: Verdict, unit: UnitKey) -> bool:
+    def down(self, v: Verdict, unit: AreaUnit) -> bool:
         """A network's signal collapsed; once its unit is open, until back in its normal band.
 
         A partial recovery (traffic still 45 % below) is not the end of an outage: users date the
@@ -107,7 +122,48 @@ def classify_bin(
     `active` are the units currently open; they stay anomalous down to `hold` times the thresholds,
     and an open network unit until its traffic is back in its normal band (`recovered_drop`).
     """
-    judge = Judge(thresholds, active, hold)
+    by_region: dict[str | None, list[Verdict]] = defaultdict(list)
+    for v in verdicts:
+        by_region[v.key.region].append(v)
+    areas: dict[str | None, dict[AreaUnit, Observation]] = {}
+    for region, vs in by_region.items():
+        area_active = {u[:3] for u in map(unit_key, active) if u[3] == region}
+        areas[region] = _classify_area(vs, Judge(thresholds, area_active, hold))
+    country = areas.get(None)
+    if country is not None and len(areas) > 1:
+        _leave_to_regions(country, [obs for r, obs in areas.items() if r is not None])
+    return {(*unit, region): obs for region, units in areas.items() for unit, obs in units.items()}
+
+
+def _leave_to_regions(
+    country: dict[AreaUnit, Observation], regions: list[dict[AreaUnit, Observation]]
+) -> None:
+    """Drop the country's verdict on a unit that some regions have anomalous and others normal.
+
+    The country total falls with a region that is out; with another region up, that is the
+    region's outage, not the country's (a regional shutdown hides inside a country total that
+    moves a few percent, and a large region moves it more). With every region that reports
+    anomalous, the country's verdict stands, and its incident is country-wide.
+    """
+
+    def split(unit: AreaUnit) -> bool:
+        states = [area[unit].anomalous for area in regions if unit in area]
+        return any(states) and not all(states)
+
+    networks_split = split(("outage", None, None))
+    for unit, obs in list(country.items()):
+        if not obs.anomalous:
+            continue
+        # Regions report no networks of their own: a network falling country-wide while the
+        # regions split is falling in the regions that are out.
+        if split(unit) or (unit[0] == "outage" and unit[1] is not None and networks_split):
+            del country[unit]
+
+
+def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Observation]:
+    """`classify_bin` for the series of one area: the country's, or one region's."""
+    thresholds = judge.thresholds
+    active = judge.active
     totals: dict[int | None, list[Verdict]] = defaultdict(list)
     platform_traffic: dict[str, list[Verdict]] = defaultdict(list)
     reach: dict[str, dict[int | None, list[Verdict]]] = defaultdict(lambda: defaultdict(list))
@@ -130,12 +186,12 @@ def classify_bin(
             reach_by_asn[k.asn].append(v)
     every_probe = [v for vs in reach_by_asn.values() for v in vs]
 
-    out: dict[UnitKey, Observation] = {}
+    out: dict[AreaUnit, Observation] = {}
     asn_out: dict[int, bool] = {}
     for asn, vs in totals.items():
         if asn is None:
             continue
-        unit: UnitKey = ("outage", asn, None)
+        unit: AreaUnit = ("outage", asn, None)
         obs = _network(judge, unit, vs, reach_by_asn.get(asn, []))
         asn_out[asn] = obs.anomalous  # out, throttled or recovering: not a network that is up
         out[unit] = obs
@@ -155,7 +211,7 @@ def classify_bin(
 
     country_out = False
     totals_by_source: dict[str, Verdict] = {}
-    country_unit: UnitKey = ("outage", None, None)
+    country_unit: AreaUnit = ("outage", None, None)
     some_network_up = any(not is_out for is_out in asn_out.values())
     if totals.get(None):
         vs = totals[None]
@@ -205,7 +261,7 @@ def classify_bin(
 
 
 def _network(
-    judge: Judge, unit: UnitKey, totals: list[Verdict], probes: list[Verdict]
+    judge: Judge, unit: AreaUnit, totals: list[Verdict], probes: list[Verdict]
 ) -> Observation:
     """A network's (or the country's) total traffic: out, throttled, still recovering, or normal.
 
@@ -258,7 +314,7 @@ def _slow_platforms(
             if v.slow_ratio is not None:
                 ratios[v.key.source][platform] = v.slow_ratio
     for platform, vs in platform_traffic.items():
-        unit: UnitKey = ("platform", None, platform)
+        unit: AreaUnit = ("platform", None, platform)
         hit = []
         for v in vs:
             ratio = v.slow_ratio
@@ -355,7 +411,7 @@ def _platforms_collapsed(
     platform_traffic: Mapping[str, list[Verdict]],
     totals_by_source: Mapping[str, Verdict],
     judge: Judge,
-    out: dict[UnitKey, Observation],
+    out: dict[AreaUnit, Observation],
 ) -> bool:
     """A feed of per-platform traffic without a total, all of whose platforms collapse: an outage."""
     by_source: dict[str, list[Verdict]] = defaultdict(list)
@@ -363,7 +419,7 @@ def _platforms_collapsed(
         for v in vs:
             if v.key.source not in totals_by_source:
                 by_source[v.key.source].append(v)
-    unit: UnitKey = ("outage", None, None)
+    unit: AreaUnit = ("outage", None, None)
     for vs in by_source.values():
         if len(vs) < 3:
             continue
@@ -420,10 +476,10 @@ def _classify_platform(
     others_by_source: Mapping[str, tuple[float, float, int]],
     down_asns: set[int],
     judge: Judge,
-    out: dict[UnitKey, Observation],
+    out: dict[AreaUnit, Observation],
     slow: Mapping[str, list[Verdict]],
 ) -> None:
-    country_unit: UnitKey = ("platform", None, platform)
+    country_unit: AreaUnit = ("platform", None, platform)
     block: list[Verdict] = []
     throttle: list[Verdict] = []
     traffic_normal = False
@@ -441,7 +497,7 @@ def _classify_platform(
             throttle.append(v)
 
     def failing(v: Verdict) -> bool:
-        unit: UnitKey = ("platform", v.key.asn, platform)
+        unit: AreaUnit = ("platform", v.key.asn, platform)
         return judge.collapsed(v, "reach_drop", unit, country_unit)
 
     country_reach = reach.get(None, [])

@@ -59,6 +59,7 @@ class Labeled:
     platforms: frozenset[str]
     start: float
     end: float
+    regions: frozenset[str] = frozenset()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Labeled:
@@ -70,6 +71,7 @@ class Labeled:
             frozenset(row.get("platforms") or ()),
             parse_time(row["start"]),
             parse_time(row["end"]),
+            frozenset(row.get("regions") or ()),
         )
 
 
@@ -85,6 +87,7 @@ class Detected:
     started_at: float
     detected_at: float
     ended_at: float | None
+    regions: frozenset[str] = frozenset()
 
     @classmethod
     def from_message(cls, m: Mapping[str, Any]) -> Detected:
@@ -97,6 +100,7 @@ class Detected:
             parse_time(m["started_at"]),
             parse_time(m["detected_at"]),
             parse_time(m["ended_at"]) if m.get("ended_at") else None,
+            frozenset(m.get("regions") or ()),
         )
 
     def end(self, horizon: float) -> float:
@@ -122,20 +126,16 @@ def kind_match(event_kind: str, truth_kind: str) -> str | None:
     return None
 
 
-def networks_meet(a: frozenset[int], b: frozenset[int]) -> bool:
-    """ASN scopes intersect; an empty set is every network of the country."""
+def scopes_meet(a: frozenset[Any], b: frozenset[Any]) -> bool:
+    """Scopes (ASNs, regions, platforms) intersect; an empty set is all of them: every network,
+    the whole country, all traffic (throttling of whole networks)."""
     return not a or not b or bool(a & b)
 
 
 def scope_meets(e: Detected, t: Labeled) -> bool:
-    if not networks_meet(e.asns, t.asns):
+    if not scopes_meet(e.asns, t.asns) or not scopes_meet(e.regions, t.regions):
         return False
-    return t.kind not in PLATFORM_KINDS or platforms_meet(e.platforms, t.platforms)
-
-
-def platforms_meet(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Platform scopes intersect; an empty set is all traffic (throttling of whole networks)."""
-    return not a or not b or bool(a & b)
+    return t.kind not in PLATFORM_KINDS or scopes_meet(e.platforms, t.platforms)
 
 
 def overlap(e: Detected, t: Labeled, horizon: float) -> float:
@@ -190,6 +190,7 @@ class Tally:
     start_errors: list[float] = field(default_factory=list)
     end_errors: list[float] = field(default_factory=list)
     asn_jaccard: list[float] = field(default_factory=list)
+    region_jaccard: list[float] = field(default_factory=list)
     platform_jaccard: list[float] = field(default_factory=list)
     fragments: list[int] = field(default_factory=list)
 
@@ -206,6 +207,7 @@ class Tally:
             "start_errors",
             "end_errors",
             "asn_jaccard",
+            "region_jaccard",
             "platform_jaccard",
             "fragments",
         ):
@@ -243,6 +245,7 @@ class Tally:
             "end_error_median_s": percentile(self.end_errors, 0.5),
             "end_error_p95_s": percentile(self.end_errors, 0.95),
             "asn_jaccard": _mean(self.asn_jaccard),
+            "region_jaccard": _mean(self.region_jaccard),
             "platform_jaccard": _mean(self.platform_jaccard),
             "events_per_incident": _mean([float(n) for n in self.fragments]),
             "kind_accuracy": _ratio(self.exact_kind, self.detected),
@@ -362,6 +365,7 @@ def evaluate(
                 "event_id": e.event_id,
                 "kind": e.kind,
                 "country": e.country,
+                "regions": sorted(e.regions),
                 "asns": sorted(e.asns),
                 "platforms": sorted(e.platforms),
                 "started_at": iso(e.started_at),
@@ -389,6 +393,11 @@ def evaluate(
             else frozenset().union(*(e.asns for e in found))
         )
         platforms: frozenset[str] = frozenset().union(*(e.platforms for e in found))
+        regions: frozenset[str] = (
+            frozenset()
+            if any(not e.regions for e in found)
+            else frozenset().union(*(e.regions for e in found))
+        )
         for tl in (tally, every):
             tl.detected += 1
             tl.exact_kind += first.kind == t.kind
@@ -396,6 +405,7 @@ def evaluate(
             tl.start_errors.append(abs(min(e.started_at for e in found) - t.start))
             tl.end_errors.append(abs(max(e.end(horizon) for e in found) - t.end))
             tl.asn_jaccard.append(jaccard(asns, t.asns))
+            tl.region_jaccard.append(jaccard(regions, t.regions))
             if t.kind in PLATFORM_KINDS:
                 tl.platform_jaccard.append(jaccard(platforms, t.platforms))
             tl.fragments.append(len(found))

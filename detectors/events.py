@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +48,18 @@ def format_duration(seconds: float) -> str:
     return f"~{round(hours / 24 * 2) / 2:g} days"
 
 
+@functools.cache
+def region_name(code: str) -> str:
+    for s in pycountry.subdivisions:
+        if s.code == code:
+            return str(s.name)
+    return code
+
+
+# More regions than this are counted, not named: a sentence is not a list.
+MAX_NAMED_REGIONS = 3
+
+
 def summarize(
     kind: str,
     country: str,
@@ -53,9 +67,17 @@ def summarize(
     platform_names: list[str],
     started_at: float,
     ended_at: float | None,
+    regions: Sequence[str] = (),
 ) -> str:
-    """One human sentence, e.g. 'X, Facebook, Instagram and YouTube restricted in Pakistan (PK) for ~7 h'."""
+    """One human sentence, e.g. 'X, Facebook, Instagram and YouTube restricted in Pakistan (PK) for
+    ~7 h' or 'Network outage in Balochistan, Pakistan (PK) since …'."""
     where = f"in {country_name(country)} ({country})"
+    if len(regions) > MAX_NAMED_REGIONS:
+        where = f"in {len(regions)} regions of {country_name(country)} ({country})"
+    elif regions:
+        where = (
+            f"in {_join([region_name(r) for r in regions])}, {country_name(country)} ({country})"
+        )
     if asns:
         where = "on " + ", ".join(f"AS{a}" for a in asns) + " " + where
     when = (

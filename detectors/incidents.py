@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.config import Config
-from detectors.correlate import KIND_RANK, OUTAGE, THROTTLING, Observation, UnitKey
+from detectors.correlate import KIND_RANK, OUTAGE, THROTTLING, Observation, UnitKey, unit_key
 from detectors.events import SCHEMA_ID, iso, make_event_id, summarize
 from detectors.records import FAILURE_LAYERS, SeriesKey
 from detectors.series import Verdict
@@ -68,6 +68,7 @@ class Evidence:
         d: dict[str, Any] = {
             "signal": k.signal,
             "source": k.source,
+            **({"region": k.region} if k.region is not None else {}),
             "asn": k.asn,
             "platform": k.platform,
             "expected": round(self.expected / self.bins, 4),
@@ -102,7 +103,7 @@ class Incident:
     severity_bins: int = 0
     peak_severity: float = 0.0
     evidence: dict[SeriesKey, Evidence] = field(default_factory=dict)
-    emitted_scope: tuple[str, tuple[int, ...], tuple[str, ...]] | None = None
+    emitted_scope: tuple[str, tuple[int, ...], tuple[str, ...], tuple[str, ...]] | None = None
     silent: list[dict[str, Any]] | None = None  # series that went quiet as an outage began
 
     @property
@@ -111,18 +112,30 @@ class Incident:
 
     @property
     def asns(self) -> list[int]:
-        """Empty means country-wide."""
+        """Empty means every network (of the country, or of its regions)."""
         asns = [u[1] for u in self.units]
         if any(a is None for a in asns):
             return []
         return sorted({a for a in asns if a is not None})
 
     @property
+    def regions(self) -> list[str]:
+        """Empty means the whole country: a country-level unit makes any incident country-wide."""
+        regions = [u[3] for u in self.units]
+        if any(r is None for r in regions):
+            return []
+        return sorted({r for r in regions if r is not None})
+
+    def in_scope(self, key: SeriesKey) -> bool:
+        asns, regions = self.asns, self.regions
+        return (not asns or key.asn in asns) and (not regions or key.region in regions)
+
+    @property
     def live(self) -> bool:
         return any(t.state in ("active", "recovering", "pending") for t in self.units.values())
 
-    def scope(self) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
-        return self.kind, tuple(self.asns), tuple(self.platforms)
+    def scope(self) -> tuple[str, tuple[int, ...], tuple[str, ...], tuple[str, ...]]:
+        return self.kind, tuple(self.asns), tuple(self.platforms), tuple(self.regions)
 
     def absorb(self, obs: Observation) -> None:
         for v in obs.evidence:
@@ -167,7 +180,8 @@ def bin_severity(verdicts: list[Verdict]) -> float | None:
     """Share of expected traffic (or, without traffic, of probe success) lost in one bin."""
     if not verdicts:
         return None
-    for v in verdicts:
+    # The widest total first: the country's, then a region's.
+    for v in sorted(verdicts, key=lambda v: v.key.region is not None):
         if v.key.signal == "traffic" and v.key.platform is None and v.key.asn is None:
             return v.drop
     traffic = [v for v in verdicts if v.key.signal == "traffic"]
@@ -185,16 +199,18 @@ def silent_series(incident: Incident, last_bin: Mapping[SeriesKey, float]) -> li
     the silence is worth saying, and whether it is confined to the affected networks (likely part
     of the outage) or spans the whole feed in the country (more likely a feed fault).
     """
-    scope = set(incident.asns)
+    scoped = bool(incident.asns or incident.regions)
     start = incident.started_at
     quiet = {key: last < start for key, last in last_bin.items()}
     notes = []
     for key, last in sorted(last_bin.items(), key=lambda kv: str(kv[0])):
-        if last >= start or (scope and key.asn not in scope) or key in incident.evidence:
+        if last >= start or not incident.in_scope(key) or key in incident.evidence:
             continue
         if start - last > 6 * 3600:
             continue  # long gone before the incident: unrelated
-        elsewhere = [k for k in last_bin if k.source == key.source and scope and k.asn not in scope]
+        elsewhere = [
+            k for k in last_bin if k.source == key.source and scoped and not incident.in_scope(k)
+        ]
         if elsewhere and all(quiet[k] for k in elsewhere):
             note = "silent since the outage began, but so is this feed outside the affected networks: likely a feed fault"
         elif elsewhere:
@@ -207,6 +223,7 @@ def silent_series(incident: Incident, last_bin: Mapping[SeriesKey, float]) -> li
             {
                 "signal": key.signal,
                 "source": key.source,
+                **({"region": key.region} if key.region is not None else {}),
                 "asn": key.asn,
                 "platform": key.platform,
                 "expected": None,
@@ -226,6 +243,18 @@ class IncidentBook:
         self.country = country
         self.trackers: dict[UnitKey, UnitTracker] = {}
         self.incidents: dict[str, Incident] = {}
+
+    def migrate(self) -> None:
+        """Give unit keys of a checkpoint written before regions their fourth field."""
+        self.trackers = {unit_key(k): t for k, t in self.trackers.items()}
+        for t in self.trackers.values():
+            t.key = unit_key(t.key)
+        for incident in self.incidents.values():
+            incident.units = {unit_key(k): t for k, t in incident.units.items()}
+            for t in incident.units.values():
+                t.key = unit_key(t.key)
+            if incident.emitted_scope is not None and len(incident.emitted_scope) == 3:
+                incident.emitted_scope = (*incident.emitted_scope, ())
 
     def open_units(self) -> set[UnitKey]:
         """Units inside an open incident and still anomalous or recovering."""
@@ -333,7 +362,7 @@ class IncidentBook:
 
     def _assign(self, tracker: UnitTracker, bin_end: float, config: Config) -> Incident:
         """Join the incident this unit belongs to, or open a new one."""
-        family, _, platform = tracker.key
+        family, _, platform, region = tracker.key
         kind = tracker.kind or OUTAGE
         life = config.lifecycle
         best: Incident | None = None
@@ -359,7 +388,7 @@ class IncidentBook:
                 best = incident
                 break
         if best is None:
-            seed = f"{family}|{tracker.key[1]}|{platform}"
+            seed = f"{family}|{tracker.key[1]}|{platform}" + (f"|{region}" if region else "")
             best = Incident(
                 event_id=make_event_id(self.country, tracker.onset, seed),
                 country=self.country,
@@ -385,7 +414,14 @@ class IncidentBook:
         platforms = incident.platforms if incident.kind != OUTAGE else []
         evidence = sorted(
             [*(ev.as_dict() for ev in incident.evidence.values()), *(incident.silent or [])],
-            key=lambda d: (d["signal"], d["platform"] or "", d["asn"] or 0, d["source"], d["bins"]),
+            key=lambda d: (
+                d["signal"],
+                d.get("region", ""),
+                d["platform"] or "",
+                d["asn"] or 0,
+                d["source"],
+                d["bins"],
+            ),
         )
         return {
             "schema": SCHEMA_ID,
@@ -394,6 +430,7 @@ class IncidentBook:
             "status": status,
             "kind": incident.kind,
             "country": incident.country,
+            "regions": incident.regions,
             "asns": incident.asns,
             "platforms": platforms,
             "started_at": iso(incident.started_at),
@@ -412,6 +449,7 @@ class IncidentBook:
                 [config.platform_name(p) for p in config.platform_order(platforms)],
                 incident.started_at,
                 incident.ended_at,
+                incident.regions,
             ),
             "config_version": config.fingerprint,
         }

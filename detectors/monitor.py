@@ -85,6 +85,7 @@ class CountryMonitor:
     @classmethod
     def from_bytes(cls, data: bytes, config: Config) -> CountryMonitor:
         monitor: CountryMonitor = pickle.loads(data)
+        monitor.book.migrate()
         monitor.reconfigure(config)
         return monitor
 

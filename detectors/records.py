@@ -18,6 +18,7 @@ FAILURE_LAYERS: tuple[str, ...] = ("dns", "tcp", "tls", "http", "timeout")
 
 # Kosovo is in common use (XK) but not in ISO 3166-1.
 KNOWN_COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries) | {"XK"}
+KNOWN_REGIONS: frozenset[str] = frozenset(s.code for s in pycountry.subdivisions)
 
 ERROR_TYPES: tuple[str, ...] = (
     "too_large",
@@ -27,6 +28,7 @@ ERROR_TYPES: tuple[str, ...] = (
     "schema",
     "invalid_value",
     "unknown_country",
+    "unknown_region",
     "future",
     "late",
     "duplicate",
@@ -38,13 +40,15 @@ _SIGNALS = {"traffic": "traffic", "reachability": "reachability"}
 
 
 class SeriesKey(NamedTuple):
-    """Identity of one time series."""
+    """Identity of one time series. `region` is last so that keys written before it existed
+    (checkpoints of five fields) still load, as country-level series."""
 
     signal: str
     source: str
     country: str
     asn: int | None
     platform: str | None
+    region: str | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +122,13 @@ def sample_from_dict(doc: Any) -> Sample | Rejection:
     country = doc["country"]
     if country not in KNOWN_COUNTRIES:
         return Rejection("unknown_country", f"unknown country code {country!r}", "validate")
+    region = doc.get("region")
+    if region is not None and (not region.startswith(country + "-") or region not in KNOWN_REGIONS):
+        return Rejection(
+            "unknown_region",
+            f"region {region!r} is not an ISO 3166-2 subdivision of {country}",
+            "validate",
+        )
     try:
         ts = parse_ts(doc["ts"])
     except ValueError as exc:
@@ -130,6 +141,7 @@ def sample_from_dict(doc: Any) -> Sample | Rejection:
         intern(country),
         doc.get("asn"),
         None if platform is None else intern(platform),
+        None if region is None else intern(region),
     )
     if signal == "traffic":
         value = float(doc["value"])

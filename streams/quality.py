@@ -43,6 +43,7 @@ METRICS: tuple[tuple[str, str, str | None, str], ...] = (
     ("end_error_median_s", "end error median", "lower", "seconds"),
     ("end_error_p95_s", "end error p95", "lower", "seconds"),
     ("asn_jaccard", "ASN scope (Jaccard)", "higher", "ratio"),
+    ("region_jaccard", "region scope (Jaccard)", "higher", "ratio"),
     ("platform_jaccard", "platform scope (Jaccard)", "higher", "ratio"),
     ("events_per_incident", "events per incident", "lower", "ratio"),
     ("kind_accuracy", "right kind", "higher", "pct"),

@@ -90,7 +90,10 @@ def stateless(ts: float) -> list[BadRecord]:
         BadRecord("lower-case country", _t(ts, country="pk"), "schema"),
         BadRecord("asn zero", _t(ts, asn=0), "schema"),
         BadRecord("platform with spaces", _t(ts, platform="you tube"), "schema"),
-        BadRecord("unknown field", _t(ts, region="Punjab"), "schema"),
+        BadRecord("region not ISO 3166-2", _t(ts, region="Punjab"), "schema"),
+        BadRecord("region of another country", _t(ts, region="IN-PB"), "unknown_region"),
+        BadRecord("region that does not exist", _t(ts, region="PK-ZZ"), "unknown_region"),
+        BadRecord("unknown field", _t(ts, province="Punjab"), "schema"),
         BadRecord("oversized", _t(ts)[:-1] + b',"pad":"' + b"x" * 70_000 + b'"}', "too_large"),
         BadRecord("binary garbage", bytes(range(256)) * 2, "encoding"),
         BadRecord(

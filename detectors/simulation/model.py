@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -41,6 +41,14 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Region:
+    """A province or state: an ISO 3166-2 code and its share of every network's traffic."""
+
+    code: str
+    share: float
+
+
+@dataclass(frozen=True)
 class Country:
     code: str
     utc_offset: float
@@ -61,6 +69,10 @@ class Country:
     probed_platforms: tuple[str, ...] | None = None  # None: every platform; (): no probes
     probe_scope: str = "asn"  # asn: probe records per network; country: one per platform, no asn
     traffic_views: tuple[str, ...] = ("country", "asn", "platform")  # ("platform",): platform-only
+    regions: tuple[Region, ...] = ()  # shares sum to 1; empty: a feed without regions
+    # What each region reports: its total traffic (region), per platform (region_platform), and
+    # probes summed over its networks (region_probes).
+    region_views: tuple[str, ...] = ("region",)
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class Effect:
     delay: float = 0.0  # for late feeds
     ramp_bins: int = 0
     labeled: bool = True
+    regions: tuple[str, ...] = ()  # empty: the whole country
 
 
 @dataclass(frozen=True)
@@ -154,103 +167,148 @@ def _country_records(
     rest_share = max(0.0, 1.0 - sum(c.platforms.values()))
     other_share = max(0.0, 1.0 - sum(n.share for n in c.networks))
     networks = [*c.networks, Network(0, other_share)] if other_share > 0 else list(c.networks)
-    # volume[network][platform or ""] over time, before measurement noise
-    volume: dict[int, dict[str, np.ndarray]] = {}
-    for n in networks:
-        phase = -1.5 if n.mobile else 0.0
-        curve = base * n.share * _diurnal(hour, c.peak_hour + phase, c.depth)
-        volume[n.asn] = {p: curve * s for p, s in c.platforms.items()}
-        volume[n.asn][""] = curve * rest_share
-    probe_fail: dict[tuple[int, str], tuple[np.ndarray, str]] = {}
-    latency_mult: dict[tuple[int, str], np.ndarray] = {}
-    silent: dict[tuple[int, str], np.ndarray] = {}
+    # A country without regions is one area, "", of the whole volume.
+    areas = c.regions or (Region("", 1.0),)
+    # volume[(region, network)][platform or ""] over time, before measurement noise
+    volume: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    for r in areas:
+        for n in networks:
+            phase = -1.5 if n.mobile else 0.0
+            curve = base * n.share * r.share * _diurnal(hour, c.peak_hour + phase, c.depth)
+            volume[(r.code, n.asn)] = {p: curve * s for p, s in c.platforms.items()}
+            volume[(r.code, n.asn)][""] = curve * rest_share
+    Cell = tuple[str, int, str]  # (region, network, platform)
+    probe_fail: dict[Cell, tuple[np.ndarray, str]] = {}
+    latency_mult: dict[Cell, np.ndarray] = {}
+    silent: dict[Cell, np.ndarray] = {}
     for idx, e in enumerate(effects):
         if e.action not in ("outage", "block", "throttle", "scale"):
             continue
-        for n in networks:
-            if e.asns and n.asn not in e.asns:
+        for r in areas:
+            if e.regions and r.code not in e.regions:
                 continue
-            jitter = idx % 3 if e.action in ("block", "outage") and len(networks) > 1 else 0
-            w = _active(ts, e, b, jitter if n.asn % 2 else 0)
-            targets = e.platforms or (*platforms, "")
-            for p in targets:
-                if p not in volume[n.asn]:
+            for n in networks:
+                if e.asns and n.asn not in e.asns:
                     continue
-                volume[n.asn][p] = volume[n.asn][p] * (1 - w + w * e.factor)
-            for p in e.platforms or platforms:
-                key = (n.asn, p)
-                if e.action == "outage" and e.probes == "silent":
-                    silent[key] = np.maximum(silent.get(key, np.zeros_like(ts)), w)
-                elif e.action in ("outage", "block", "throttle") and e.fail_share > 0:
-                    share = w * e.fail_share
-                    prev = probe_fail.get(key)
-                    probe_fail[key] = (
-                        share if prev is None else np.maximum(prev[0], share),
-                        e.method,
-                    )
-                if e.latency_factor != 1.0:
-                    latency_mult[key] = latency_mult.get(key, np.ones_like(ts)) * (
-                        1 - w + w * e.latency_factor
-                    )
+                jitter = idx % 3 if e.action in ("block", "outage") and len(networks) > 1 else 0
+                w = _active(ts, e, b, jitter if n.asn % 2 else 0)
+                cell = volume[(r.code, n.asn)]
+                for p in e.platforms or (*platforms, ""):
+                    if p in cell:
+                        cell[p] = cell[p] * (1 - w + w * e.factor)
+                for p in e.platforms or platforms:
+                    key = (r.code, n.asn, p)
+                    if e.action == "outage" and e.probes == "silent":
+                        silent[key] = np.maximum(silent.get(key, np.zeros_like(ts)), w)
+                    elif e.action in ("outage", "block", "throttle") and e.fail_share > 0:
+                        share = w * e.fail_share
+                        prev = probe_fail.get(key)
+                        probe_fail[key] = (
+                            share if prev is None else np.maximum(prev[0], share),
+                            e.method,
+                        )
+                    if e.latency_factor != 1.0:
+                        latency_mult[key] = latency_mult.get(key, np.ones_like(ts)) * (
+                            1 - w + w * e.latency_factor
+                        )
+
+    def summed(region: str | None, asn: int | None, platform: str | None) -> np.ndarray:
+        total: np.ndarray = np.zeros_like(ts)
+        for (r_code, a), cell in volume.items():
+            if (region is None or r_code == region) and (asn is None or a == asn):
+                total = total + (sum(cell.values()) if platform is None else cell[platform])
+        return total
+
     t_src = c.traffic_source
-    total = sum(sum(v.values()) for v in volume.values())
-    assert isinstance(total, np.ndarray)
     if "country" in c.traffic_views:
-        yield from _traffic(rng, c, t_src, None, None, total, ts, b)
+        yield from _traffic(rng, c, t_src, None, None, summed(None, None, None), ts, b)
     if "asn" in c.traffic_views:
         for n in c.networks:
-            yield from _traffic(rng, c, t_src, n.asn, None, sum(volume[n.asn].values()), ts, b)  # type: ignore[arg-type]
+            yield from _traffic(rng, c, t_src, n.asn, None, summed(None, n.asn, None), ts, b)
     if "platform" in c.traffic_views:
         for p in platforms:
-            yield from _traffic(rng, c, t_src, None, p, sum(volume[a][p] for a in volume), ts, b)  # type: ignore[arg-type]
+            yield from _traffic(rng, c, t_src, None, p, summed(None, None, p), ts, b)
+    for r in c.regions:
+        if "region" in c.region_views:
+            yield from _traffic(
+                rng, c, t_src, None, None, summed(r.code, None, None), ts, b, r.code
+            )
+        if "region_platform" in c.region_views:
+            for p in platforms:
+                yield from _traffic(rng, c, t_src, None, p, summed(r.code, None, p), ts, b, r.code)
     probed = tuple(platforms) if c.probed_platforms is None else c.probed_platforms
-    per_network = (
-        (
-            n,
+
+    def probes_of(r: Region, n: Network, p: str) -> Iterator[tuple[float, dict[str, object]]]:
+        key = (r.code, n.asn, p)
+        scaled = replace(n, probes=max(1, round(n.probes * r.share))) if r.code else n
+        return _probes(
+            rng,
+            c,
+            scaled,
             p,
-            _probes(
-                rng,
-                c,
-                n,
-                p,
-                ts,
-                b,
-                probe_fail.get((n.asn, p)),
-                latency_mult.get((n.asn, p)),
-                silent.get((n.asn, p)),
-            ),
+            ts,
+            b,
+            probe_fail.get(key),
+            latency_mult.get(key),
+            silent.get(key),
         )
+
+    if not c.regions:
+        per_network = ((n, p, probes_of(areas[0], n, p)) for n in c.networks for p in probed)
+        if c.probe_scope == "asn":
+            for _, _, records in per_network:
+                yield from records
+        else:
+            yield from _merged(rec for _, _, records in per_network for rec in records)
+        return
+    # With regions, a network's probes are spread over them as its traffic is: the country's
+    # records sum them, and a region's probe view (country-wide there) sums its networks.
+    cells = {
+        (r.code, n.asn, p): list(probes_of(r, n, p))
+        for r in areas
         for n in c.networks
         for p in probed
-    )
+    }
     if c.probe_scope == "asn":
-        for _, _, records in per_network:
-            yield from records
+        for n in c.networks:
+            for p in probed:
+                yield from _merged(
+                    (rec for r in areas for rec in cells[(r.code, n.asn, p)]), keep_asn=True
+                )
     else:
-        yield from _country_wide(per_network)
+        yield from _merged(rec for recs in cells.values() for rec in recs)
+    if "region_probes" in c.region_views:
+        for r in c.regions:
+            merged = _merged(
+                rec for (code, _, _), recs in cells.items() if code == r.code for rec in recs
+            )
+            for emit, rec in merged:
+                yield emit, {**rec, "region": r.code}
 
 
-def _country_wide(
-    per_network: Iterator[tuple[Network, str, Iterator[tuple[float, dict[str, object]]]]],
+def _merged(
+    records: Iterator[tuple[float, dict[str, object]]], keep_asn: bool = False
 ) -> Iterator[tuple[float, dict[str, object]]]:
-    """Probe results summed over networks, as feeds that report per country only give them."""
-    merged: dict[tuple[str, str], dict[str, object]] = {}
-    for _, platform, records in per_network:
-        for emit, rec in records:
-            key = (str(rec["ts"]), platform)
-            acc = merged.get(key)
-            if acc is None:
-                acc = merged[key] = {**rec, "failures": dict(rec["failures"]), "_emit": emit}  # type: ignore[call-overload]
+    """Probe records summed per time and platform (and network, with `keep_asn`)."""
+    merged: dict[tuple[str, str, object], dict[str, object]] = {}
+    for emit, rec in records:
+        key = (str(rec["ts"]), str(rec["platform"]), rec["asn"] if keep_asn else None)
+        acc = merged.get(key)
+        lat = float(rec.get("latency_ms", 0.0)) * int(rec["ok"])  # type: ignore[arg-type, call-overload]
+        if acc is None:
+            failures = rec["failures"]
+            assert isinstance(failures, dict)
+            acc = merged[key] = {**rec, "failures": dict(failures), "_emit": emit, "_lat": lat}
+            if not keep_asn:
                 acc.pop("asn", None)
-                acc["_lat"] = float(rec.get("latency_ms", 0.0)) * int(rec["ok"])  # type: ignore[arg-type, call-overload]
-                continue
-            acc["probes"] = int(acc["probes"]) + int(rec["probes"])  # type: ignore[call-overload]
-            acc["ok"] = int(acc["ok"]) + int(rec["ok"])  # type: ignore[call-overload]
-            fails = acc["failures"]
-            assert isinstance(fails, dict)
-            for layer, n in rec["failures"].items():  # type: ignore[attr-defined]
-                fails[layer] += n
-            acc["_lat"] = float(acc["_lat"]) + float(rec.get("latency_ms", 0.0)) * int(rec["ok"])  # type: ignore[arg-type, call-overload]
+            continue
+        acc["probes"] = int(acc["probes"]) + int(rec["probes"])  # type: ignore[call-overload]
+        acc["ok"] = int(acc["ok"]) + int(rec["ok"])  # type: ignore[call-overload]
+        fails = acc["failures"]
+        assert isinstance(fails, dict)
+        for layer, n in rec["failures"].items():  # type: ignore[attr-defined]
+            fails[layer] += n
+        acc["_lat"] = float(acc["_lat"]) + lat  # type: ignore[arg-type]
     for acc in merged.values():
         emit = float(acc.pop("_emit"))  # type: ignore[arg-type]
         lat = float(acc.pop("_lat"))  # type: ignore[arg-type]
@@ -269,12 +327,15 @@ def _traffic(
     values: np.ndarray,
     ts: np.ndarray,
     b: int,
+    region: str | None = None,
 ) -> Iterator[tuple[float, dict[str, object]]]:
     observed = _noisy(rng, values, c.noise)
     glitch = rng.random(ts.shape) < c.glitch_rate  # a collector hiccup: one bin reads low
     observed = np.where(glitch, observed * rng.uniform(0.3, 0.7, ts.shape), observed)
     for t, v in zip(ts.tolist(), observed.tolist(), strict=True):
         rec: dict[str, object] = {"signal": "traffic", "ts": iso(t), "country": c.code}
+        if region is not None:
+            rec["region"] = region
         if asn is not None:
             rec["asn"] = asn
         if platform is not None:

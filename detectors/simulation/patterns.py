@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from detectors.simulation.model import DAY, Country, Effect, Network, Scenario, ts_of
+from detectors.simulation.regional import REGIONAL, REGIONAL_VALIDATION
 from detectors.simulation.scenarios import (
     BRAZIL,
     IRAN,
@@ -831,6 +832,8 @@ VALIDATION: frozenset[str] = frozenset(
         "ru-x-throttling",
         "mm-feed-faults",
     }
+    | REGIONAL_VALIDATION
 )
 
 SCENARIOS.update(PATTERNS)
+SCENARIOS.update(REGIONAL)

@@ -23,6 +23,7 @@ def _truth(scenario: Scenario, e: Effect) -> dict[str, Any]:
         "label": e.label,
         "kind": e.kind,
         "country": e.country,
+        **({"regions": list(e.regions)} if e.regions else {}),
         "asns": list(e.asns),
         "platforms": list(e.platforms),
         "start": iso(e.start),

@@ -41,25 +41,25 @@ def test_holiday_dip_everywhere_is_not_a_platform_problem() -> None:
 
 def test_one_platform_collapsing_is_a_restriction() -> None:
     out = classify(tv(960, 1000), tv(15, 100, platform="x"), tv(200, 200, platform="youtube"))
-    assert out[("platform", None, "x")].kind == RESTRICTION
-    assert not out[("platform", None, "youtube")].anomalous
+    assert out[("platform", None, "x", None)].kind == RESTRICTION
+    assert not out[("platform", None, "youtube", None)].anomalous
 
 
 def test_moderate_drop_with_probes_passing_is_throttling() -> None:
     out = classify(tv(990, 1000), tv(60, 100, platform="x"), rv(0.97, 1, "x"), rv(0.96, 2, "x"))
-    assert out[("platform", None, "x")].kind == THROTTLING
+    assert out[("platform", None, "x", None)].kind == THROTTLING
 
 
 def test_moderate_drop_with_probes_failing_is_a_restriction() -> None:
     out = classify(tv(990, 1000), tv(60, 100, platform="x"), rv(0.5, 1, "x"), rv(0.45, 2, "x"))
-    assert out[("platform", None, "x")].kind == RESTRICTION
+    assert out[("platform", None, "x", None)].kind == RESTRICTION
 
 
 def test_probes_failing_on_some_networks_only_scope_the_block() -> None:
     out = classify(tv(1000, 1000), rv(0.1, 1, "x"), rv(0.97, 2, "x"))
-    assert out[("platform", 1, "x")].kind == RESTRICTION
-    assert not out[("platform", 2, "x")].anomalous
-    assert ("platform", None, "x") not in out
+    assert out[("platform", 1, "x", None)].kind == RESTRICTION
+    assert not out[("platform", 2, "x", None)].anomalous
+    assert ("platform", None, "x", None) not in out
 
 
 def test_mobile_shutdown_is_an_outage_of_those_networks_not_the_country() -> None:
@@ -73,22 +73,22 @@ def test_mobile_shutdown_is_an_outage_of_those_networks_not_the_country() -> Non
         rv(0.97, 2, "x"),
         tv(35, 100, platform="x"),
     )
-    assert out[("outage", 1, None)].kind == OUTAGE
-    assert not out[("outage", 2, None)].anomalous
-    assert ("outage", None, None) not in out
+    assert out[("outage", 1, None, None)].kind == OUTAGE
+    assert not out[("outage", 2, None, None)].anomalous
+    assert ("outage", None, None, None) not in out
     # Probes on the dark network say nothing about platforms.
     assert not any(k[0] == "platform" and v.anomalous for k, v in out.items())
 
 
 def test_national_collapse_is_country_wide_and_explains_platforms() -> None:
     out = classify(tv(30, 1000), tv(10, 700, asn=1), tv(5, 300, asn=2), tv(1, 100, platform="x"))
-    assert out[("outage", None, None)].kind == OUTAGE
+    assert out[("outage", None, None, None)].kind == OUTAGE
     assert all(k[0] == "outage" for k in out)
 
 
 def test_small_noisy_series_needs_sigmas_too() -> None:
     out = classify(tv(1000, 1000), tv(60, 100, platform="x", z=-1.5))
-    assert not out[("platform", None, "x")].anomalous
+    assert not out[("platform", None, "x", None)].anomalous
 
 
 def test_unready_verdicts_are_ignored() -> None:
@@ -120,7 +120,7 @@ def test_country_wide_probes_failing_with_a_network_dark_are_the_outage_not_a_bl
         *(tv(45, 100, platform=p) for p in PLATFORMS),
         *(crv(0.45, p) for p in PLATFORMS),
     )
-    assert out[("outage", 1, None)].kind == OUTAGE
+    assert out[("outage", 1, None, None)].kind == OUTAGE
     platform_units = [k for k, o in out.items() if k[0] == "platform" and o.anomalous]
     assert platform_units == []
 
@@ -133,7 +133,7 @@ def test_country_wide_probes_failing_for_a_few_platforms_are_still_a_block() -> 
         crv(0.1, "x"),
         *(crv(0.97, p) for p in PLATFORMS[1:]),
     )
-    assert out[("platform", None, "x")].kind == RESTRICTION
+    assert out[("platform", None, "x", None)].kind == RESTRICTION
 
 
 def test_nationwide_slowdown_with_latency_up_is_country_throttling() -> None:
@@ -143,14 +143,14 @@ def test_nationwide_slowdown_with_latency_up_is_country_throttling() -> None:
         tv(130, 200, platform="youtube"),
         *(lrv(a, p, 3.0) for a in (1, 2) for p in PLATFORMS),
     )
-    obs = out[("outage", None, None)]
+    obs = out[("outage", None, None, None)]
     assert obs.anomalous and obs.kind == THROTTLING
     assert not any(o.anomalous for k, o in out.items() if k[0] == "platform")
 
 
 def test_the_same_dip_without_latency_rise_is_a_holiday_not_throttling() -> None:
     out = classify(tv(640, 1000), *(lrv(a, p, 1.05) for a in (1, 2) for p in PLATFORMS))
-    assert not out[("outage", None, None)].anomalous
+    assert not out[("outage", None, None, None)].anomalous
 
 
 def test_a_nationwide_dip_with_probes_slower_than_weeks_ago_is_throttling() -> None:
@@ -159,7 +159,7 @@ def test_a_nationwide_dip_with_probes_slower_than_weeks_ago_is_throttling() -> N
     probes = [lrv(a, p, 1.05) for a in (1, 2) for p in PLATFORMS]
     for v in probes:
         v.slow_latency_ratio = 3.0
-    assert classify(tv(640, 1000), *probes)[("outage", None, None)].kind == THROTTLING
+    assert classify(tv(640, 1000), *probes)[("outage", None, None, None)].kind == THROTTLING
 
 
 def test_one_network_slowed_is_throttling_scoped_to_it() -> None:
@@ -170,14 +170,16 @@ def test_one_network_slowed_is_throttling_scoped_to_it() -> None:
         *(lrv(1, p, 2.5) for p in PLATFORMS),
         *(lrv(2, p, 1.0) for p in PLATFORMS),
     )
-    assert out[("outage", 1, None)].kind == THROTTLING
-    assert not out[("outage", 2, None)].anomalous
-    assert ("outage", None, None) not in out or not out[("outage", None, None)].anomalous
+    assert out[("outage", 1, None, None)].kind == THROTTLING
+    assert not out[("outage", 2, None, None)].anomalous
+    assert ("outage", None, None, None) not in out or not out[
+        ("outage", None, None, None)
+    ].anomalous
 
 
 def test_an_open_outage_stays_open_until_back_in_its_normal_band() -> None:
     """Traffic back to 55 % of normal is a partial recovery, not the end."""
-    unit = ("outage", None, None)
+    unit = ("outage", None, None, None)
     partial = classify_bin([tv(550, 1000)], {tv(0, 1).key: T}, active={unit}, hold=0.75)
     assert partial[unit].anomalous
     back = classify_bin([tv(900, 1000, z=-2.0)], {tv(0, 1).key: T}, active={unit}, hold=0.75)
@@ -189,7 +191,7 @@ def test_an_open_outage_stays_open_until_back_in_its_normal_band() -> None:
 def test_platform_only_feed_judges_a_platform_against_the_others_and_says_so() -> None:
     feed = [tv(20, 100, platform="x"), *(tv(95, 100, platform=p) for p in PLATFORMS[1:])]
     out = classify(*feed)
-    assert out[("platform", None, "x")].kind == RESTRICTION
+    assert out[("platform", None, "x", None)].kind == RESTRICTION
     assert feed[0].reference == "other_platforms"
     holiday = [tv(80, 100, platform=p) for p in PLATFORMS]
     assert not any(o.anomalous for o in classify(*holiday).values())
@@ -197,7 +199,7 @@ def test_platform_only_feed_judges_a_platform_against_the_others_and_says_so() -
 
 def test_platform_only_feed_all_collapsing_is_an_outage() -> None:
     out = classify(*(tv(5, 100, platform=p) for p in PLATFORMS))
-    assert out[("outage", None, None)].kind == OUTAGE
+    assert out[("outage", None, None, None)].kind == OUTAGE
     assert not any(o.anomalous for k, o in out.items() if k[0] == "platform")
 
 
@@ -239,8 +241,8 @@ def test_a_campaign_the_fast_level_followed_is_throttling_when_latency_says_so()
         p.slow_latency_ratio = 1.8  # slower than weeks ago; the 3-hour memory has absorbed it
     others = [slow_tv(1.0, 1.0, p, None) for p in ("youtube", "google")]
     out = classify(x, slow_total(x.observed, x.slow_expected or 0.0), *others, *probes)
-    assert out[("platform", None, "x")].anomalous
-    assert out[("platform", None, "x")].kind == THROTTLING
+    assert out[("platform", None, "x", None)].anomalous
+    assert out[("platform", None, "x", None)].kind == THROTTLING
 
 
 def test_one_platform_stepping_down_with_probes_as_fast_as_ever_is_a_benign_shift() -> None:
@@ -250,19 +252,19 @@ def test_one_platform_stepping_down_with_probes_as_fast_as_ever_is_a_benign_shif
         p.slow_latency_ratio = 1.0
     others = [slow_tv(1.0, 1.0, p, None) for p in ("x", "google")]
     out = classify(yt, slow_total(yt.observed, yt.slow_expected or 0.0), *others, *probes)
-    assert not out.get(("platform", None, "youtube"), NORMAL).anomalous
+    assert not out.get(("platform", None, "youtube", None), NORMAL).anomalous
 
 
 def test_two_platforms_leaving_their_slow_references_together_corroborate_each_other() -> None:
     ig, wa = slow_tv(1.0, 0.7, "instagram", 100.0), slow_tv(1.0, 0.7, "whatsapp", 3700.0)
     others = [slow_tv(1.0, 1.0, p, None) for p in ("x", "google", "youtube")]
     out = classify(ig, wa, *others)
-    assert out[("platform", None, "instagram")].kind == THROTTLING
-    assert out[("platform", None, "whatsapp")].kind == THROTTLING
+    assert out[("platform", None, "instagram", None)].kind == THROTTLING
+    assert out[("platform", None, "whatsapp", None)].kind == THROTTLING
     # ... but not a second platform whose step came weeks after the first (a cache, later)
     late = slow_tv(1.0, 0.7, "whatsapp", 100.0 + 20 * 86400)
     out = classify(ig, late, *others)
-    assert not out.get(("platform", None, "whatsapp"), NORMAL).anomalous
+    assert not out.get(("platform", None, "whatsapp", None), NORMAL).anomalous
 
 
 def test_a_national_dip_below_the_slow_references_is_nobodys_campaign() -> None:
@@ -275,10 +277,10 @@ def test_a_step_down_that_probes_time_as_fast_as_ever_opens_nothing_until_open()
     yt = tv(700, 1000, platform="youtube")
     total = tv(9700, 10_000)
     probes = [lrv(a, "youtube", 1.0) for a in (1, 2)]
-    assert ("platform", None, "youtube") not in {
+    assert ("platform", None, "youtube", None) not in {
         u for u, o in classify(yt, total, *probes).items() if o.anomalous
     }
-    unit = ("platform", None, "youtube")
+    unit = ("platform", None, "youtube", None)
     held = classify_bin([yt, total, *probes], {v.key: T for v in (yt, total, *probes)}, {unit})
     assert held[unit].kind == THROTTLING  # already open (a throttling the latency first showed)
 
@@ -288,9 +290,9 @@ def test_a_deep_drop_with_probes_passing_only_slower_is_throttling_not_a_block()
     x = tv(3800, 10_000, platform="x")
     total = tv(96_000, 100_000)
     probes = [lrv(a, "x", 2.0) for a in (1, 2, 3)]
-    assert classify(x, total, *probes)[("platform", None, "x")].kind == THROTTLING
+    assert classify(x, total, *probes)[("platform", None, "x", None)].kind == THROTTLING
     # ... and with no probes to say so, the same drop is a restriction
-    assert classify(x, total)[("platform", None, "x")].kind == RESTRICTION
+    assert classify(x, total)[("platform", None, "x", None)].kind == RESTRICTION
 
 
 def test_probes_passing_on_a_network_close_its_unit_during_a_throttling() -> None:
@@ -300,8 +302,8 @@ def test_probes_passing_on_a_network_close_its_unit_during_a_throttling() -> Non
     x = tv(700, 1000, platform="x")
     total = tv(9700, 10_000)
     probes = [lrv(a, "x", 2.0) for a in (1, 2)]
-    blip: tuple[str, int | None, str | None] = ("platform", 2, "x")
-    country: tuple[str, int | None, str | None] = ("platform", None, "x")
+    blip: tuple[str, int | None, str | None] = ("platform", 2, "x", None)
+    country: tuple[str, int | None, str | None] = ("platform", None, "x", None)
     out = classify_bin(
         [x, total, *probes], {v.key: T for v in (x, total, *probes)}, {blip, country}
     )
@@ -312,7 +314,7 @@ def test_probes_passing_on_a_network_close_its_unit_during_a_throttling() -> Non
 def test_one_networks_probes_a_little_worse_need_a_longer_run_a_block_does_not() -> None:
     # 10 probes, 3 failing: a run of unlucky probes gives that too
     shallow = classify(tv(1000, 1000), rv(0.7, 1, "x", z=-4.0), rv(0.97, 2, "x"))
-    assert shallow[("platform", 1, "x")].kind == RESTRICTION
-    assert shallow[("platform", 1, "x")].weak
+    assert shallow[("platform", 1, "x", None)].kind == RESTRICTION
+    assert shallow[("platform", 1, "x", None)].weak
     blocked = classify(tv(1000, 1000), rv(0.1, 1, "x"), rv(0.97, 2, "x"))
-    assert not blocked[("platform", 1, "x")].weak
+    assert not blocked[("platform", 1, "x", None)].weak

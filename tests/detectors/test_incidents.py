@@ -27,8 +27,8 @@ def run(steps: list[dict[tuple[Any, ...], Observation]], start: float = T0) -> l
     return out
 
 
-X = ("platform", None, "x")
-YT = ("platform", None, "youtube")
+X = ("platform", None, "x", None)
+YT = ("platform", None, "youtube", None)
 OK = Observation(False)
 
 
@@ -70,7 +70,7 @@ def test_platforms_starting_together_fold_into_one_event() -> None:
 
 
 def test_far_apart_onsets_are_separate_incidents() -> None:
-    nf = ("platform", None, "netflix")  # shares no group with x
+    nf = ("platform", None, "netflix", None)  # shares no group with x
     steps: list[dict[tuple[Any, ...], Observation]] = [{X: bad()}] * 13  # beyond the 1 h window
     steps += [{X: bad(), nf: bad("netflix")}] * 3
     msgs = run(steps)
@@ -86,7 +86,7 @@ def test_platforms_of_one_group_fold_over_the_longer_window() -> None:
 
 
 def test_an_outage_and_a_long_block_run_side_by_side() -> None:
-    mob = ("outage", 45669, None)
+    mob = ("outage", 45669, None, None)
     steps: list[dict[tuple[Any, ...], Observation]] = [{X: bad()}] * 20
     steps += [{X: bad(), mob: Observation(True, OUTAGE, [])}] * 5
     steps += [{X: bad(), mob: OK}] * 4

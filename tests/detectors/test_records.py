@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from detectors.records import (
     KNOWN_COUNTRIES,
+    KNOWN_REGIONS,
     ReachabilitySample,
     Rejection,
     TrafficSample,
@@ -24,7 +25,7 @@ def test_traffic_record_from_the_issue_decodes() -> None:
     s = decode_sample(raw)
     assert isinstance(s, TrafficSample)
     assert s.ts == 1702825500.0
-    assert s.key == ("traffic", "edge-cdn", "PK", 17557, "youtube")
+    assert s.key == ("traffic", "edge-cdn", "PK", 17557, "youtube", None)
     assert s.value == 18234.0
 
 
@@ -102,9 +103,10 @@ timestamps = st.integers(min_value=946684800, max_value=4102444799)
     asn=st.one_of(st.none(), st.integers(1, 4294967295)),
     platform=st.one_of(st.none(), platforms),
     value=st.floats(min_value=0, max_value=1e15, allow_nan=False),
+    regional=st.booleans(),
 )
 def test_any_valid_traffic_record_round_trips(
-    ts: int, country: str, asn: int | None, platform: str | None, value: float
+    ts: int, country: str, asn: int | None, platform: str | None, value: float, regional: bool
 ) -> None:
     rec: dict[str, object] = {
         "signal": "traffic",
@@ -117,9 +119,13 @@ def test_any_valid_traffic_record_round_trips(
         rec["asn"] = asn
     if platform is not None:
         rec["platform"] = platform
+    codes = sorted(r for r in KNOWN_REGIONS if r.startswith(country + "-"))
+    region = codes[0] if regional and codes else None
+    if region is not None:
+        rec["region"] = region
     s = decode_sample(orjson.dumps(rec))
     assert isinstance(s, TrafficSample)
-    assert s.key == ("traffic", "feed-1", country, asn, platform)
+    assert s.key == ("traffic", "feed-1", country, asn, platform, region)
     assert s.ts == ts and s.value == value and math.isfinite(s.value)
 
 
