@@ -81,7 +81,10 @@ class WatchSelector:
     """One watch-list entry, `signal:country:asn:platform`, where `*` is any and `-` is absent.
 
     `traffic:*:-:-` is every country's total traffic (the default), `traffic:PK:*:-` each network
-    of Pakistan, `traffic:PK:-:*` each platform, `reachability:PK:*:*` every probe series.
+    of Pakistan, `traffic:PK:-:*` each platform, `reachability:PK:*:*` every probe series. The
+    country may name a region (`traffic:PK-BA:-:-`) or any region of it (`traffic:PK-*:-:-`: its
+    regional series and its country-level ones);
+    a plain country or `*` selects country-level series only.
     """
 
     signal: str | None  # None: any
@@ -90,11 +93,14 @@ class WatchSelector:
     platform: str | None
     any_asn: bool = False
     any_platform: bool = False
+    region: str | None = None  # None: country-level series
+    any_region: bool = False
 
     def matches(self, key: SeriesKey) -> bool:
         return (
             (self.signal is None or key.signal == self.signal)
             and (self.country is None or key.country == self.country)
+            and (self.any_region or key.region == self.region)
             and (self.any_asn or key.asn == self.asn)
             and (self.any_platform or key.platform == self.platform)
         )
@@ -113,8 +119,14 @@ def parse_watchlist(text: str) -> tuple[WatchSelector, ...]:
         signal, country, asn, platform = parts
         if signal not in ("*", *SIGNALS):
             raise ConfigError(f"watch-list entry {entry!r}: signal must be one of {SIGNALS} or *")
+        country, _, region = country.partition("-")
         if country != "*" and not (len(country) == 2 and country.isalpha()):
-            raise ConfigError(f"watch-list entry {entry!r}: country must be ISO alpha-2 or *")
+            raise ConfigError(
+                f"watch-list entry {entry!r}: country must be ISO alpha-2, a region such as "
+                "PK-BA, PK-* or *"
+            )
+        if region and (country == "*" or not (region == "*" or region.isalnum())):
+            raise ConfigError(f"watch-list entry {entry!r}: region must be like PK-BA or PK-*")
         if asn not in ("*", "-") and not asn.isdigit():
             raise ConfigError(f"watch-list entry {entry!r}: asn must be a number, * or -")
         if not platform:
@@ -127,6 +139,8 @@ def parse_watchlist(text: str) -> tuple[WatchSelector, ...]:
                 platform=None if platform in ("*", "-") else platform,
                 any_asn=asn == "*",
                 any_platform=platform == "*",
+                region=f"{country.upper()}-{region.upper()}" if region and region != "*" else None,
+                any_region=region == "*",
             )
         )
     return tuple(selectors)
@@ -160,8 +174,8 @@ class PipelineCollector(Collector):
         return list(self._families())
 
     def _families(self) -> Iterator[Family]:
-        watch = ["country", "signal", "source", "asn", "platform"]
-        restriction = ["country", "kind", "platforms", "asns"]
+        watch = ["country", "region", "signal", "source", "asn", "platform"]
+        restriction = ["country", "kind", "platforms", "asns", "regions"]
         yield GaugeMetricFamily(
             "rw_series_tracked",
             "Series the detector keeps a model for.",
@@ -196,7 +210,8 @@ class PipelineCollector(Collector):
         )
         yield GaugeMetricFamily(
             "rw_active_restriction_info",
-            "One per open incident scope: platforms and ASNs comma-separated (empty: all).",
+            "One per open incident scope: platforms, ASNs and regions comma-separated (empty: "
+            "all).",
             labels=restriction,
         )
         yield GaugeMetricFamily(
@@ -288,6 +303,7 @@ class PipelineCollector(Collector):
         for key, verdict in watched:
             labels = [
                 key.country,
+                key.region or "",
                 key.signal,
                 key.source,
                 "" if key.asn is None else str(key.asn),
@@ -342,11 +358,16 @@ class PipelineCollector(Collector):
                 [country], max(0.0, monitor.max_ts - monitor.evaluated_until)
             )
         active = dict.fromkeys(KINDS, 0)
-        scopes: dict[tuple[str, str, str], tuple[int, float, float]] = {}
+        scopes: dict[tuple[str, str, str, str], tuple[int, float, float]] = {}
         for incident in monitor.book.incidents.values():
             active[incident.kind] = active.get(incident.kind, 0) + 1
             platforms = ",".join(incident.platforms) if incident.kind != OUTAGE else ""
-            scope = (incident.kind, platforms, _asn_label(incident.asns))
+            scope = (
+                incident.kind,
+                platforms,
+                _scope_label(incident.asns),
+                _scope_label(incident.regions),
+            )
             severity = (
                 incident.severity_sum / incident.severity_bins if incident.severity_bins else 0
             )
@@ -354,8 +375,8 @@ class PipelineCollector(Collector):
             scopes[scope] = (count + 1, min(started, incident.started_at), max(worst, severity))
         for kind in sorted(active):
             f["rw_active_restrictions"].add_metric([country, kind], active[kind])
-        for (kind, platforms, asns), (count, started, severity) in sorted(scopes.items()):
-            labels = [country, kind, platforms, asns]
+        for (kind, platforms, asns, regions), (count, started, severity) in sorted(scopes.items()):
+            labels = [country, kind, platforms, asns, regions]
             f["rw_active_restriction_info"].add_metric(labels, count)
             f["rw_active_restriction_started_timestamp_seconds"].add_metric(labels, started)
             f["rw_active_restriction_severity_ratio"].add_metric(labels, severity)
@@ -369,16 +390,17 @@ class PipelineCollector(Collector):
         return size
 
 
-def _key_order(item: tuple[SeriesKey, Any]) -> tuple[str, str, int, str]:
+def _key_order(item: tuple[SeriesKey, Any]) -> tuple[str, str, int, str, str]:
     key = item[0]
-    return (key.signal, key.source, key.asn or 0, key.platform or "")
+    return (key.signal, key.source, key.asn or 0, key.platform or "", key.region or "")
 
 
-def _asn_label(asns: list[int]) -> str:
-    """Comma-separated ASNs, empty for country-wide; capped so the label set stays bounded."""
-    if len(asns) <= MAX_ASN_LABELS:
-        return ",".join(map(str, asns))
-    return ",".join(map(str, asns[:MAX_ASN_LABELS])) + f",+{len(asns) - MAX_ASN_LABELS}"
+def _scope_label(items: Sequence[object]) -> str:
+    """Comma-separated ASNs or regions, empty for all; capped so the label set stays bounded."""
+    names = [str(i) for i in items]
+    if len(names) <= MAX_ASN_LABELS:
+        return ",".join(names)
+    return ",".join(names[:MAX_ASN_LABELS]) + f",+{len(names) - MAX_ASN_LABELS}"
 
 
 def _version() -> str:

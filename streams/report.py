@@ -146,7 +146,7 @@ def panels_for(
         panels.append(Panel(f"{country} total traffic", totals[:1], 0.0, "volume"))
     probes: dict[tuple[str, str | None], list[tuple[SeriesKey, float]]] = {}
     for e in evidence:
-        key = SeriesKey(e["signal"], e["source"], country, e["asn"], e["platform"])
+        key = SeriesKey(e["signal"], e["source"], country, e["asn"], e["platform"], e.get("region"))
         if key not in history or key in totals:
             continue
         if e["signal"] == "reachability":

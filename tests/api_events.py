@@ -21,11 +21,12 @@ def incident(
     updates: int = 1,
     resolved: bool = True,
     seed: str = "",
+    regions: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """The messages of one incident: open, `updates` updates, then resolved (if `resolved`)."""
     if kind == "network_outage":
         platforms = ()
-    event_id = make_event_id(country, start, seed or f"{kind}|{platforms}|{asns}")
+    event_id = make_event_id(country, start, seed or f"{kind}|{platforms}|{asns}|{regions}")
     detected = start + 2 * BIN
     statuses = ["open"] + ["update"] * updates + (["resolved"] if resolved else [])
     out = []
@@ -40,6 +41,7 @@ def incident(
                 "status": status,
                 "kind": kind,
                 "country": country,
+                "regions": list(regions),
                 "asns": list(asns),
                 "platforms": list(platforms),
                 "started_at": iso(start),
@@ -63,7 +65,9 @@ def incident(
                         "failures": {"tls": 30},
                     }
                 ],
-                "summary": summarize(kind, country, list(asns), list(platforms), start, ended),
+                "summary": summarize(
+                    kind, country, list(asns), list(platforms), start, ended, regions
+                ),
                 "config_version": "test",
             }
         )

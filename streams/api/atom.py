@@ -25,6 +25,8 @@ def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
 
 def _details(m: dict[str, Any]) -> str:
     scope = []
+    if m.get("regions"):
+        scope.append("regions " + ", ".join(m["regions"]))
     if m["asns"]:
         scope.append("networks " + ", ".join(f"AS{a}" for a in m["asns"]))
     if m["platforms"]:

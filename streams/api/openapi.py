@@ -46,6 +46,12 @@ def openapi_document(max_page_size: int, max_range_days: float, version: str) ->
                     "summary": "Incidents (their latest message), newest first, one page",
                     "parameters": [
                         _param("country", "ISO 3166-1 alpha-2", _prop("country")),
+                        _param(
+                            "region",
+                            "ISO 3166-2: incidents in this region, and its country's "
+                            "country-wide ones",
+                            {"type": "string", "pattern": "^[A-Z]{2}-[A-Z0-9]{1,3}$"},
+                        ),
                         _param("asn", "an affected network", {"type": "integer", "minimum": 1}),
                         _param("platform", "an affected platform", {"type": "string"}),
                         _param("kind", "kind of the latest message", _prop("kind")),

@@ -24,7 +24,8 @@ from detectors.schemas import load_schema
 
 DAY = 86400.0
 MAX_PLATFORM_CHARS = 64
-EVENT_FILTERS = ("country", "asn", "platform", "kind", "status", "since", "until")
+EVENT_FILTERS = ("country", "region", "asn", "platform", "kind", "status", "since", "until")
+REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 EVENTS_PARAMETERS = (*EVENT_FILTERS, "limit", "cursor")
 
 
@@ -77,6 +78,7 @@ class EventQuery:
     until: float
     limit: int
     country: str | None = None
+    region: str | None = None
     asn: int | None = None
     platform: str | None = None
     kind: str | None = None
@@ -100,6 +102,12 @@ def single_values(pairs: Iterable[tuple[str, str]], allowed: Iterable[str]) -> d
 def country(value: str, parameter: str = "country") -> str:
     if not _pattern("country").fullmatch(value):
         raise BadParameter(parameter, f"{value!r} is not an ISO 3166-1 alpha-2 code such as PK")
+    return value
+
+
+def region(value: str) -> str:
+    if not REGION.fullmatch(value):
+        raise BadParameter("region", f"{value!r} is not an ISO 3166-2 code such as PK-BA")
     return value
 
 
@@ -194,6 +202,7 @@ def event_query(pairs: Iterable[tuple[str, str]], limits: Limits, newest: float)
         if "limit" in q
         else limits.page_size,
         country=country(q["country"]) if "country" in q else None,
+        region=region(q["region"]) if "region" in q else None,
         asn=_integer(q["asn"], "asn", 1, 2**32 - 1) if "asn" in q else None,
         platform=platform,
         kind=_choice(q["kind"], "kind", kinds()) if "kind" in q else None,

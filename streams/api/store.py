@@ -269,6 +269,14 @@ class EventStore:
             if value is not None:
                 where.append(f"{name} = :{name}")
                 args[name] = value
+        if q.region is not None:
+            # A region's incidents, and its country's country-wide ones: they cover it too.
+            where.append(
+                "(EXISTS (SELECT 1 FROM json_each(body, '$.regions') WHERE value = :region)"
+                " OR (country = :region_country"
+                " AND coalesce(json_array_length(body, '$.regions'), 0) = 0))"
+            )
+            args["region"], args["region_country"] = q.region, q.region[:2]
         if q.asn is not None:
             where.append("EXISTS (SELECT 1 FROM json_each(body, '$.asns') WHERE value = :asn)")
             args["asn"] = q.asn

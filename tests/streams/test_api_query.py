@@ -28,6 +28,7 @@ def test_defaults_are_a_bounded_window_ending_at_the_newest_message() -> None:
     [
         ({"country": "pk"}, "country", "ISO 3166-1"),
         ({"country": "PAK"}, "country", "ISO 3166-1"),
+        ({"region": "Balochistan"}, "region", "ISO 3166-2"),
         ({"asn": "AS17557"}, "asn", "not an integer"),
         ({"asn": "0"}, "asn", "out of range"),
         ({"platform": "x" * 65}, "platform", "1 to 64"),

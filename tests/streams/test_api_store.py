@@ -122,7 +122,8 @@ def test_filters_select_on_the_latest_state(store: EventStore) -> None:
     pk_x = incident("PK", START, platforms=("x", "youtube"), asns=(17557,))
     pk_outage = incident("PK", START + DAY, kind="network_outage", updates=0, resolved=False)
     ir = incident("IR", START + 2 * DAY, kind="throttling", platforms=("instagram",))
-    for n, messages in enumerate((pk_x, pk_outage, ir)):
+    balochistan = incident("PK", START + 3 * DAY, kind="network_outage", regions=("PK-BA",))
+    for n, messages in enumerate((pk_x, pk_outage, ir, balochistan)):
         store.ingest("events", batch(encoded(messages), first=10 * n))
 
     def ids(**params: str) -> list[str]:
@@ -130,14 +131,19 @@ def test_filters_select_on_the_latest_state(store: EventStore) -> None:
         return [e["event_id"] for e in events]
 
     pk_x_id, outage_id, ir_id = pk_x[0]["event_id"], pk_outage[0]["event_id"], ir[0]["event_id"]
-    assert ids() == [ir_id, outage_id, pk_x_id]  # newest first
-    assert ids(country="PK") == [outage_id, pk_x_id]
+    ba_id = balochistan[0]["event_id"]
+    assert ids() == [ba_id, ir_id, outage_id, pk_x_id]  # newest first
+    assert ids(country="PK") == [ba_id, outage_id, pk_x_id]
+    # A region's own incidents, and its country's country-wide ones, which cover it too.
+    assert ids(region="PK-BA") == [ba_id, outage_id, pk_x_id]
+    assert ids(region="PK-SD") == [outage_id, pk_x_id]
+    assert ids(region="IR-07") == [ir_id]
     assert ids(asn="17557") == [pk_x_id]
     assert ids(asn="3") == []
     assert ids(platform="youtube") == [pk_x_id]
     assert ids(kind="throttling") == [ir_id]
     assert ids(status="open") == [outage_id]
-    assert ids(status="resolved") == [ir_id, pk_x_id]
+    assert ids(status="resolved") == [ba_id, ir_id, pk_x_id]
     assert ids(status="update") == []
     # The window: an incident overlapping [since, until] matches; an open one runs on.
     from detectors.events import iso

@@ -128,7 +128,7 @@ def test_gauges_describe_an_open_restriction(mid_incident: Pipeline) -> None:
         reg.get_sample_value("rw_active_restrictions", {**pk, "kind": "platform_restriction"}) == 1
     )
     assert reg.get_sample_value("rw_active_restrictions", {**pk, "kind": "network_outage"}) == 0
-    scope = {**pk, "kind": "platform_restriction", "platforms": "x", "asns": ""}
+    scope = {**pk, "kind": "platform_restriction", "platforms": "x", "asns": "", "regions": ""}
     assert reg.get_sample_value("rw_active_restriction_info", scope) == 1
     assert (
         reg.get_sample_value("rw_active_restriction_started_timestamp_seconds", scope)
@@ -158,7 +158,14 @@ def test_default_watchlist_exports_only_country_totals(mid_incident: Pipeline) -
     reg = CollectorRegistry()
     m = metrics(reg)
     m.watch(lambda: mid_incident)
-    total = {"country": "PK", "signal": "traffic", "source": "edge-cdn", "asn": "", "platform": ""}
+    total = {
+        "country": "PK",
+        "region": "",
+        "signal": "traffic",
+        "source": "edge-cdn",
+        "asn": "",
+        "platform": "",
+    }
     verdict = mid_incident.monitors["PK"].last_verdicts[
         SeriesKey("traffic", "edge-cdn", "PK", None, None)
     ]
@@ -173,7 +180,14 @@ def test_watchlist_selects_platforms_and_is_capped(mid_incident: Pipeline) -> No
     reg = CollectorRegistry()
     m = metrics(reg, watchlist="traffic:PK:-:*")
     m.watch(lambda: mid_incident)
-    x = {"country": "PK", "signal": "traffic", "source": "edge-cdn", "asn": "", "platform": "x"}
+    x = {
+        "country": "PK",
+        "region": "",
+        "signal": "traffic",
+        "source": "edge-cdn",
+        "asn": "",
+        "platform": "x",
+    }
     score = reg.get_sample_value("rw_series_score", x)
     assert score is not None and score <= -3
     assert reg.get_sample_value("rw_watchlist_series") == 2
@@ -186,6 +200,22 @@ def test_watchlist_selects_platforms_and_is_capped(mid_incident: Pipeline) -> No
     nothing = CollectorRegistry()
     metrics(nothing, watchlist="traffic:IR:-:-").watch(lambda: mid_incident)
     assert nothing.get_sample_value("rw_watchlist_series") == 0
+
+
+def test_watchlist_names_a_region_or_every_region_of_a_country() -> None:
+    def key(region: str | None, country: str = "PK") -> SeriesKey:
+        return SeriesKey("traffic", "cdn", country, None, None, region)
+
+    (one,) = parse_watchlist("traffic:PK-BA:-:-")
+    assert one.matches(key("PK-BA")) and not one.matches(key("PK-SD"))
+    assert not one.matches(key(None))
+    (every,) = parse_watchlist("traffic:PK-*:-:-")
+    assert every.matches(key("PK-BA")) and every.matches(key(None))
+    assert not every.matches(key("IN-JK", "IN"))
+    (countries,) = parse_watchlist("traffic:*:-:-")
+    assert countries.matches(key(None)) and not countries.matches(key("PK-BA"))
+    with pytest.raises(ConfigError, match="region"):
+        parse_watchlist("traffic:*-BA:-:-")
 
 
 def test_a_resolved_restriction_leaves_zero_active(after_incident: Pipeline) -> None:
