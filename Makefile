@@ -51,10 +51,12 @@ bench-scaleout: venv
 bench-quality: venv
 	$(BIN)/python -m bench.quality --write
 	$(BIN)/python -m bench.real --write
+	$(BIN)/python -m bench.hurricane --write
 	$(BIN)/python -m bench.nab --write
 
 bench-real: venv
 	$(BIN)/python -m bench.real --write
+	$(BIN)/python -m bench.hurricane --write
 
 bench-nab: venv
 	$(BIN)/python -m bench.nab --write

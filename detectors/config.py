@@ -152,8 +152,10 @@ class Lifecycle(_Model):
 
 class OverrideMatch(_Model):
     country: str | None = Field(default=None, pattern="^[A-Z]{2}$")
+    region: str | None = Field(default=None, pattern="^[A-Z]{2}-[A-Z0-9]{1,3}$")
     asn: int | None = None
     platform: str | None = None
+    source: str | None = None  # a feed whose measure behaves differently (an address-space index)
 
 
 class Override(_Model):
@@ -196,14 +198,23 @@ class Config(_Model):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return f"{self.version}@{hashlib.sha256(canonical).hexdigest()[:8]}"
 
-    def thresholds_for(self, country: str, asn: int | None, platform: str | None) -> Thresholds:
+    def thresholds_for(
+        self,
+        country: str,
+        asn: int | None,
+        platform: str | None,
+        region: str | None = None,
+        source: str | None = None,
+    ) -> Thresholds:
         """Effective thresholds for one series: overrides applied from least to most specific."""
         matching = [
             o
             for o in self.overrides
             if (o.match.country in (None, country))
+            and (o.match.region in (None, region))
             and (o.match.asn in (None, asn))
             and (o.match.platform in (None, platform))
+            and (o.match.source in (None, source))
         ]
         if not matching:
             return self.thresholds

@@ -93,7 +93,9 @@ class CountryMonitor:
         """Take a new config without losing learned state; new thresholds apply from the next bin."""
         self.config = config
         for key, s in self.series.items():
-            s.thresholds = config.thresholds_for(key.country, key.asn, key.platform)
+            s.thresholds = config.thresholds_for(
+                key.country, key.asn, key.platform, key.region, key.source
+            )
             self.thresholds[key] = s.thresholds
 
     def add(self, sample: Sample) -> list[dict[str, Any]] | Rejection:

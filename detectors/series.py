@@ -168,7 +168,9 @@ class Series:
 
     def __init__(self, key: SeriesKey, config: Config) -> None:
         self.key = key
-        self.thresholds = config.thresholds_for(key.country, key.asn, key.platform)
+        self.thresholds = config.thresholds_for(
+            key.country, key.asn, key.platform, key.region, key.source
+        )
         self.model: TrafficModel | ProbeBaseline
         if key.signal == "traffic":
             self.model = make_traffic_model(config, self.thresholds)

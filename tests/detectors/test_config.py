@@ -64,6 +64,23 @@ def test_override_most_specific_wins() -> None:
     assert cfg.thresholds_for("PK", None, "instagram").reach_drop == cfg.thresholds.reach_drop
 
 
+def test_overrides_match_a_region_and_a_source() -> None:
+    cfg = parse_config(
+        {
+            "overrides": [
+                {"match": {"source": "index"}, "thresholds": {"outage_drop": 0.15}},
+                {"match": {"region": "PK-BA"}, "thresholds": {"min_sigmas": 4}},
+            ]
+        }
+    )
+    assert cfg.thresholds_for("US", None, None, "US-LA", "index").outage_drop == 0.15
+    assert cfg.thresholds_for("US", None, None, "US-LA", "cdn").outage_drop == 0.6
+    assert cfg.thresholds_for("PK", None, None, "PK-BA", "cdn").min_sigmas == 4
+    assert cfg.thresholds_for("PK", None, None, None, "cdn").min_sigmas == 3
+    with pytest.raises(ConfigError, match="region"):
+        parse_config({"overrides": [{"match": {"region": "Balochistan"}, "thresholds": {}}]})
+
+
 def test_override_with_unknown_threshold_is_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown threshold"):
         parse_config({"overrides": [{"match": {"country": "IR"}, "thresholds": {"nope": 1}}]})
