@@ -28,6 +28,9 @@ RESTRICTION = "platform_restriction"
 # A network's probes failing less than this many times reach_drop below expectation, with nothing
 # else to say so, open only after lifecycle.weak_open_after_bins.
 SHALLOW_REACH = 2.0
+# Country-wide probes failing fewer times than this in a bin (by their failure breakdown), and
+# shallowly, are a small sample's luck until the run is long: see `_classify_platform`.
+FEW_FAILED_PROBES = 10
 THROTTLING = "throttling"
 KIND_RANK = {THROTTLING: 0, RESTRICTION: 1, OUTAGE: 2}
 
@@ -154,9 +157,9 @@ def _leave_to_regions(
     for unit, obs in list(country.items()):
         if not obs.anomalous:
             continue
-        # Regions report no networks of their own: a network falling country-wide while the
-        # regions split is falling in the regions that are out.
-        if split(unit) or (unit[0] == "outage" and unit[1] is not None and networks_split):
+        # Regions report no networks of their own: a network falling (or its probes failing)
+        # country-wide while the regions split is doing so in the regions that are out.
+        if split(unit) or (unit[1] is not None and networks_split):
             del country[unit]
 
 
@@ -236,14 +239,19 @@ def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Obse
         # Country-wide probes failing for (nearly) every platform at once: a network is out, not
         # every platform blocked. With networks seen falling dark, it is their outage's evidence.
         outage_seen = bool(down_asns) or any(u[0] == "outage" for u in active)
-        if outage_seen or not (totals or platform_traffic):
+        # The area's total falling with them (a power cut ramping in, an outage not yet past
+        # outage_drop) is that outage beginning, not every platform blocked at once.
+        falling = [
+            v for v in totals.get(None, []) if judge.collapsed(v, "throttle_drop", country_unit)
+        ]
+        if outage_seen or falling or not (totals or platform_traffic):
             reach = {
                 p: {a: vs for a, vs in by_asn.items() if a is not None}
                 for p, by_asn in reach.items()
             }
             if not outage_seen:
                 failing = [v for v in every_probe if v.key.asn is None]
-                out[country_unit] = Observation(True, OUTAGE, failing)
+                out[country_unit] = Observation(True, OUTAGE, failing + falling)
                 return out
     for platform in set(platform_traffic) | set(reach):
         _classify_platform(
@@ -525,7 +533,17 @@ def _classify_platform(
     # through; one network's probes failing in one bin during a slowdown is noise.
     partial = bool(throttle) and len(hit_asns) * 2 >= len(per_asn) > 0
     if block or country_reach_hit or (hit_asns and not ok_asns) or partial:
-        out[country_unit] = Observation(True, RESTRICTION, block + throttle + reach_evidence)
+        # Country-wide probes alone, a few of them more failing than usual, with the platform's
+        # traffic not down: what a run of unlucky probes gives where they are few (a small
+        # region). Thousands of probes a little worse than usual are a finding, not luck.
+        shallow = not (block or throttle or hit_asns) and all(
+            v.drop < SHALLOW_REACH * judge.limits(v.key, country_unit).reach_drop
+            and sum(v.failures or ()) < FEW_FAILED_PROBES
+            for v in country_reach_hit
+        )
+        out[country_unit] = Observation(
+            True, RESTRICTION, block + throttle + reach_evidence, weak=shallow
+        )
         return
     if hit_asns:
         for a in hit_asns:

@@ -64,7 +64,8 @@ class WorkerSettings(BaseSettings):
     metrics_watch: str = Field(
         default="traffic:*:-:-",
         description="series whose observed/expected values are exported: signal:country:asn:platform,"
-        " comma-separated, * any, - absent (default: every country's total traffic)",
+        " comma-separated, * any, - absent; country may be a region (PK-BA) or PK-* (default: every"
+        " country's total traffic)",
     )
     metrics_watch_limit: int = Field(
         default=200, ge=0, le=10000, description="cap on watched series"

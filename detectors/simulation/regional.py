@@ -24,8 +24,9 @@ PAKISTAN_REGIONS = replace(
         Region("PK-SD", 0.24),  # Sindh
         Region("PK-KP", 0.12),  # Khyber Pakhtunkhwa
         Region("PK-IS", 0.06),  # Islamabad
-        Region("PK-BA", 0.05),  # Balochistan
+        Region("PK-BA", 0.05),  # Balochistan: ~10 probes per platform and bin, noisy
     ),
+    region_views=("region", "region_platform", "region_probes"),
 )
 
 INDIA = Country(
@@ -76,9 +77,11 @@ TURKEY_REGIONS = replace(
 
 
 def pk_balochistan_shutdown() -> Scenario:
-    """Balochistan (5 % of Pakistan's traffic) cut off for 36 h; a regional holiday evening in
-    Sindh (-20 %) four days later. The national total dips 5 %: one regional event, nothing else."""
+    """Balochistan (5 % of Pakistan's traffic) cut off for 36 h; a storm's power cut across Sindh
+    (ramping in, traffic to 40 %, probes failing) for 12 h; a regional holiday evening in Sindh
+    (-20 %). The national total dips: one regional event each, nothing else."""
     start = ts_of("2024-02-07T18:00:00")
+    storm = ts_of("2024-02-10T09:00:00")
     holiday = _at("2024-02-12", 17, PAKISTAN)
     return Scenario(
         name="pk-balochistan-shutdown",
@@ -97,6 +100,18 @@ def pk_balochistan_shutdown() -> Scenario:
                 factor=0.04,
                 fail_share=0.96,
                 regions=("PK-BA",),
+            ),
+            Effect(
+                "storm power cut across Sindh",
+                "network_outage",
+                "PK",
+                storm,
+                storm + 12 * HOUR,
+                "outage",
+                factor=0.4,
+                fail_share=0.6,
+                ramp_bins=4,
+                regions=("PK-SD",),
             ),
             Effect(
                 "regional holiday evening in Sindh",

@@ -318,3 +318,27 @@ def test_one_networks_probes_a_little_worse_need_a_longer_run_a_block_does_not()
     assert shallow[("platform", 1, "x", None)].weak
     blocked = classify(tv(1000, 1000), rv(0.1, 1, "x"), rv(0.97, 2, "x"))
     assert not blocked[("platform", 1, "x", None)].weak
+
+
+def country_probe(ok_rate: float, platform: str, failed: int) -> Verdict:
+    key = SeriesKey("reachability", "probes", "PK", None, platform)
+    z = -20.0 if ok_rate < 0.98 * 0.8 else 0.0
+    return Verdict(key, ok_rate, 0.98, z, True, (0, 0, failed, 0, 0))
+
+
+def test_probes_failing_everywhere_as_the_total_falls_are_an_outage_beginning() -> None:
+    # A power cut ramping in: the total 35 % down (not yet past outage_drop), every platform's
+    # country-wide probes failing. One outage, not every platform restricted.
+    platforms = ("x", "youtube", "facebook", "google")
+    out = classify(tv(650, 1000), *(country_probe(0.5, p, 50) for p in platforms))
+    assert out[("outage", None, None, None)].kind == OUTAGE
+    assert not any(u[0] == "platform" and o.anomalous for u, o in out.items())
+
+
+def test_few_country_wide_probes_a_little_worse_need_a_longer_run() -> None:
+    few = classify(tv(1000, 1000), country_probe(0.7, "x", 3))[("platform", None, "x", None)]
+    assert few.kind == RESTRICTION and few.weak
+    many = classify(tv(1000, 1000), country_probe(0.7, "x", 900))[("platform", None, "x", None)]
+    assert many.kind == RESTRICTION and not many.weak
+    blocked = classify(tv(1000, 1000), country_probe(0.1, "x", 9))[("platform", None, "x", None)]
+    assert blocked.kind == RESTRICTION and not blocked.weak
