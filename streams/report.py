@@ -172,13 +172,17 @@ def panels_for(
 
 
 def _scope(event: dict[str, Any]) -> str:
-    """`PK x, youtube`, `IR AS44244, AS197207`, or `IQ country-wide`."""
+    """`PK x, youtube`, `IR AS44244, AS197207`, `PK PK-BA`, or `IQ country-wide`."""
     what = ", ".join(event["platforms"]) or ", ".join(f"AS{a}" for a in event["asns"])
-    return f"{event['country']} {what or 'country-wide'}"
+    regions = ", ".join(event.get("regions") or ())
+    where = " ".join(p for p in (regions, what) if p)
+    return f"{event['country']} {where or 'country-wide'}"
 
 
 def _where(key: SeriesKey) -> str:
     parts = []
+    if key.region:
+        parts.append(key.region)
     if key.platform:
         parts.append(key.platform)
     if key.asn is not None:
@@ -223,9 +227,10 @@ def draw_incident(
     )
     latest = incident.latest
     scope = ", ".join(latest["platforms"]) or "all platforms"
-    networks = ", ".join(f"AS{a}" for a in latest["asns"]) or "country-wide"
+    networks = ", ".join(f"AS{a}" for a in latest["asns"]) or "every network"
+    regions = ", ".join(latest.get("regions") or ()) or "country-wide"
     fig.suptitle(
-        f"{latest['country']} {latest['kind'].replace('_', ' ')}: {scope}; {networks}\n"
+        f"{latest['country']} {latest['kind'].replace('_', ' ')}: {scope}; {networks}; {regions}\n"
         f"{latest['started_at']} to {latest['ended_at'] or 'still open'}  ({incident.event_id})",
         fontsize=11,
     )
@@ -387,8 +392,9 @@ def _incident_html(incident: IncidentView, image: str | None, omitted: int) -> s
 <dt>event id</dt><dd><code>{esc(incident.event_id)}</code></dd>
 <dt>kind</dt><dd>{esc(e["kind"])}</dd>
 <dt>country</dt><dd>{esc(e["country"])}</dd>
+<dt>regions</dt><dd>{esc(", ".join(e.get("regions") or ()) or "country-wide")}</dd>
 <dt>platforms</dt><dd>{esc(", ".join(e["platforms"]) or "all")}</dd>
-<dt>networks</dt><dd>{esc(", ".join(f"AS{a}" for a in e["asns"]) or "country-wide")}</dd>
+<dt>networks</dt><dd>{esc(", ".join(f"AS{a}" for a in e["asns"]) or "all")}</dd>
 <dt>started</dt><dd>{esc(e["started_at"])}</dd>
 <dt>ended</dt><dd>{esc(e["ended_at"] or "still open")}</dd>
 <dt>method</dt><dd>{esc(e.get("method") or "unknown")}</dd>

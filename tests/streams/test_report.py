@@ -156,3 +156,21 @@ def test_cli_replay_report_into_an_empty_directory(tmp_path: Path) -> None:
         main(["replay", str(records), "--out", str(tmp_path / "ev"), "--report", str(report)]) == 0
     )
     assert (report / "index.html").is_file()
+
+
+def test_a_regional_incident_says_its_regions_and_its_panels_name_them(
+    config: Config, tmp_path: Path
+) -> None:
+    from detectors.simulation.render import render
+    from detectors.simulation.scenarios import scenario
+
+    recorder = VerdictRecorder()
+    lines = render(scenario("iq-exams-outside-kurdistan"), 1).lines
+    result = replay(lines, config, observe=recorder)
+    index = write_report(tmp_path / "report", result, config, recorder)
+    html = index.read_text(encoding="utf-8")
+    assert "<dt>regions</dt><dd>IQ-BA, IQ-BG, IQ-NI</dd>" in html
+    first = incidents_of(result.events)[0]
+    titles = [p.title for p in panels_for(first, "IQ", recorder.history)[0]]
+    assert titles[0] == "IQ total traffic"
+    assert any(t.startswith("traffic, IQ-BG") for t in titles)
