@@ -165,5 +165,5 @@ def test_a_worker_over_sasl_ssl_scram(private_broker: Any, tmp_path: Path) -> No
         d.stop_all()
     assert identity(deduplicated(events)) == identity(expected)
     log = (tmp_path / "worker-0.log").read_text(errors="replace")
-    assert "worker settings:" in log and "'sasl_password': '**********'" in log
+    assert "INFO restrictwatch.worker: ready:" in log and '"sasl_password":"**********"' in log
     assert SECRET not in log
