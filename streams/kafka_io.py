@@ -24,6 +24,7 @@ from detectors.records import ERROR_TYPES, parse_ts
 from streams import logs
 from streams.deadletter import DeadLetter, position
 from streams.display import escaped
+from streams.progress import Progress, count_lines, is_terminal
 from streams.settings import WorkerSettings, load_settings
 
 
@@ -160,7 +161,12 @@ class Produced:
 MAX_LINES_NAMED = 10
 
 
-def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> Produced:
+def produce_file(
+    settings: WorkerSettings,
+    path: str,
+    speedup: float | None = None,
+    progress: Progress | None = None,
+) -> Produced:
     """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
@@ -202,6 +208,8 @@ def produce_file(settings: WorkerSettings, path: str, speedup: float | None = No
                 producer.send(topic, key=key, value=raw).add_errback(on_error)
             except KafkaError as exc:  # refused before sending, e.g. larger than a request
                 on_error(exc)
+            if progress is not None:
+                progress.advance(event_ts=ts)
     producer.flush()
     producer.close()
     done.sent = lines - len(done.too_large) - len(failures)
@@ -356,7 +364,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.input != "-" and not Path(args.input).is_file():
         raise KafkaToolError(f"cannot read {args.input}")
-    print(produce_file(settings, args.input, args.speedup).summary(), file=sys.stderr)
+    total = count_lines(args.input) if is_terminal(sys.stderr) else None
+    with Progress("sent", total) as progress:
+        produced = produce_file(settings, args.input, args.speedup, progress)
+    print(produced.summary(), file=sys.stderr)
     return 0
 
 
