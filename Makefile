@@ -28,8 +28,9 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy detectors streams
 
+# Silent when Prometheus is on PATH; otherwise it says so before it installs Debian's package.
 prometheus:
-	bash deploy/prometheus/install.sh
+	@bash deploy/prometheus/install.sh
 
 kafka-up:
 	bash deploy/kafka/kafka.sh up
