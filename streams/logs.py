@@ -155,6 +155,36 @@ class StartupChatter(logging.Filter):
         )
 
 
+# Warnings of the libraries that say nothing to an operator as they stand: what they mean.
+EXPLANATIONS = (
+    (
+        "mode.timers",
+        "Timer %s is overlapping",
+        "one run of this timer took longer than its interval: the event loop was busy (a large"
+        " batch, a slow broker, a long checkpoint); harmless now and then, a worker falling"
+        " behind if it goes on (rw_record_processing_seconds, consumer lag)",
+    ),
+    (
+        "faust.transport.producer",
+        "producer buffer full",
+        "more messages wait for the broker than Faust buffers: processing pauses until they"
+        " are sent (back-pressure from a slow or distant broker; nothing is lost)",
+    ),
+)
+
+
+class Explained(logging.Filter):
+    """Appends what it means to each library warning listed in EXPLANATIONS."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, start, meaning in EXPLANATIONS:
+            text = str(record.msg)
+            # a record may pass through more than one handler: explained once
+            if record.name == name and text.startswith(start) and meaning not in text:
+                record.msg = f"{text} ({meaning})"
+        return True
+
+
 def library_level(level: str) -> str:
     """The libraries' level: WARNING unless debugging (or a quieter level was asked)."""
     number = logging.getLevelName(level.upper())
@@ -182,13 +212,13 @@ def logging_config(
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"restrictwatch": formatter},
-        "filters": {"startup": {"()": StartupChatter}},
+        "filters": {"startup": {"()": StartupChatter}, "explained": {"()": Explained}},
         "handlers": {
             "restrictwatch": {
                 "class": "logging.StreamHandler",
                 "formatter": "restrictwatch",
                 "stream": stream,
-                "filters": [] if level == "debug" else ["startup"],
+                "filters": ["explained"] if level == "debug" else ["startup", "explained"],
             }
         },
         "loggers": {OWN_LOGGER: {"level": level.upper(), "propagate": True}},

@@ -195,3 +195,17 @@ def test_the_worker_logs_at_info_by_default_and_takes_any_case() -> None:
 def test_a_bad_log_format_in_the_environment_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="RW_LOG_FORMAT"):
         logs.logging_config("info", "yaml")
+
+
+def test_the_librarys_puzzling_warnings_say_what_they_mean(configured: Any) -> None:
+    stream = configured("info")
+    logging.getLogger("mode.timers").warning(
+        "Timer %s is overlapping (interval=%r runtime=%r)", "commit", 1.0, 2.5
+    )
+    logging.getLogger("faust.transport.producer").warning("producer buffer full size 1001")
+    overlapping, full = stream.getvalue().splitlines()
+    assert "Timer commit is overlapping (interval=1.0 runtime=2.5) (one run of this timer" in (
+        overlapping
+    )
+    assert "producer buffer full size 1001 (more messages wait for the broker" in full
+    assert " WARNING " in overlapping and " WARNING " in full
