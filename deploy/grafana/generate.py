@@ -101,11 +101,14 @@ def stat(
     grid: tuple[int, int, int, int],
     unit: str = "short",
     thresholds: Json | None = None,
+    named: bool = False,
     runbook: str | None = None,
 ) -> Json:
-    """A single number, coloured by its thresholds (green below the first step)."""
+    """A single number (one per target, `named` by their legends), coloured by its thresholds
+    (green below the first step)."""
     defaults: Json = {"unit": unit, "thresholds": thresholds or steps(("green", None))}
-    return _panel("stat", title, description, targets, grid, defaults, [], STAT_OPTIONS, runbook)
+    options = {**STAT_OPTIONS, "textMode": "value_and_name"} if named else STAT_OPTIONS
+    return _panel("stat", title, description, targets, grid, defaults, [], options, runbook)
 
 
 def timeseries(
@@ -754,9 +757,14 @@ def service_health() -> Json:
         "Is restrictwatch keeping up: throughput, latency, lag, dead letters, silent sources; per worker with the Worker variable.",
         [
             stat(
-                "Workers up",
-                "",
-                [target('sum(up{job="restrictwatch", instance=~"$instance"})')],
+                "Workers up / ready",
+                "Workers Prometheus scrapes, and those holding their partitions with their state"
+                " restored (rw_worker_ready); fewer ready than up during a rebalance.",
+                [
+                    target('sum(up{job="restrictwatch", instance=~"$instance"})', "up"),
+                    target('sum(rw_worker_ready{instance=~"$instance"}) or vector(0)', "ready"),
+                ],
+                named=True,
                 grid=(0, 0, 6, 5),
                 thresholds=steps(("red", None), ("green", 1)),
                 runbook="workerdown",
