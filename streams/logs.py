@@ -81,6 +81,15 @@ def strip_escapes(text: str) -> str:
     return _ESCAPES.sub("", text)
 
 
+def _said(value: Any, message: str) -> bool:
+    """Whether `message` already shows `value`: a string anywhere, a number as a word."""
+    if isinstance(value, str):
+        return value in message
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return re.search(rf"(?<![\w.]){re.escape(str(value))}(?![\w.])", message) is not None
+    return False
+
+
 def _text_value(value: Any) -> str:
     if isinstance(value, str) and value and not re.search(r"[\s\"=]", value):
         return value
@@ -98,11 +107,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         # Fields the message already says are left out: the JSON format has them all.
-        fields = {
-            k: v
-            for k, v in extra_fields(record).items()
-            if not (isinstance(v, str) and v in message)
-        }
+        fields = {k: v for k, v in extra_fields(record).items() if not _said(v, message)}
         if fields:
             message += " " + " ".join(f"{k}={_text_value(v)}" for k, v in fields.items())
         if record.exc_info:

@@ -63,6 +63,10 @@ def test_a_text_line_has_time_level_logger_message_and_fields() -> None:
 def test_a_text_line_leaves_out_fields_its_message_already_says() -> None:
     line = logs.TextFormatter().format(record("config reloaded: %s", ("v2@abc",), config="v2@abc"))
     assert line.endswith("config reloaded: v2@abc")
+    line = logs.TextFormatter().format(record("(%d countries)", (0,), countries=0))
+    assert line.endswith("(0 countries)")
+    line = logs.TextFormatter().format(record("event rw-PK-1-0e33", (), seq=0))
+    assert line.endswith("event rw-PK-1-0e33 seq=0")
 
 
 def test_a_json_line_is_one_object_with_ts_level_logger_message_and_fields() -> None:
