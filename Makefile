@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test unit integration lint venv kafka-up kafka-down prometheus bench-quality bench-real bench-nab bench-perf bench-core bench-scaleout bench-soak bench-worker bench-latency bench-reliability clean
+.PHONY: demo test unit integration lint venv dashboards kafka-up kafka-down prometheus bench-quality bench-real bench-nab bench-perf bench-core bench-scaleout bench-soak bench-worker bench-latency bench-reliability clean
 
 venv: $(STAMP)
 
@@ -28,8 +28,13 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy detectors streams
 
+# deploy/grafana/dashboards/*.json from their generator (commit the result).
+dashboards: venv
+	$(BIN)/python deploy/grafana/generate.py
+
+# Silent when Prometheus is on PATH; otherwise it says so before it installs Debian's package.
 prometheus:
-	bash deploy/prometheus/install.sh
+	@bash deploy/prometheus/install.sh
 
 kafka-up:
 	bash deploy/kafka/kafka.sh up

@@ -15,6 +15,7 @@ import faust
 import orjson
 from faust.streams import _current_event
 from faust.types import TP
+from faust.worker import Worker
 
 from detectors.config import Config, load_config
 from detectors.exceptions import ConfigError
@@ -22,6 +23,7 @@ from streams import faust_fixes, stale_store
 from streams.commitwatch import CommitWatch, PartitionProgress
 from streams.deadletter import deadletter_headers
 from streams.handler import Inbound, Output, RecordHandler, backlog_seen
+from streams.logs import logging_config, masked
 from streams.observer import NullObserver, WorkerObserver
 from streams.settings import WorkerSettings
 
@@ -201,6 +203,7 @@ def create_app(
         for event in out.events:
             events_topic.send_soon(key=event["event_id"].encode(), value=orjson.dumps(event))
             observer.event_emitted(event)
+            log_event(event)
         for inbound, rejection in out.dead:
             dead_topic.send_soon(
                 key=inbound.key,
@@ -235,9 +238,14 @@ def create_app(
     async def tick() -> None:
         publish(handler.tick(time.time()))
 
+    last_progress: list[str] = [""]
+
     @app.timer(PROGRESS_LOG_SECONDS)  # type: ignore[untyped-decorator]
     async def report_progress() -> None:
-        log.info("progress: %s", handler.progress())
+        progress = handler.progress()
+        if progress != last_progress[0]:  # an idle worker does not repeat itself
+            log.info("progress: %s", progress)
+            last_progress[0] = progress
 
     watch = CommitWatch(max(COMMIT_STALL_SECONDS, 10 * settings.commit_interval_seconds))
 
@@ -279,12 +287,43 @@ def create_app(
             observer.rewound(tp.topic)
             await consumer.seek(tp, progress.committed)
 
+    readiness = Readiness()
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app_: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         partitions = {tp.partition for tp in revoked if tp.topic in handler.topics}
         handler.revoke(partitions)
         for p in partitions:
             last_event.pop(p, None)
+        if readiness.ready:
+            log.info("rebalancing: partitions revoked, not ready until state is restored")
+        readiness.ready = False
+        observer.ready(False)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(app_: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        readiness.assigned = {tp for tp in assigned if tp.topic in handler.topics}
+        readiness.ready = False
+        observer.ready(False)
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def on_rebalance_complete(app_: faust.App, **kwargs: Any) -> None:
+        """Partitions assigned and the state table restored from its changelog (Faust sends
+        this once recovery has finished, or at once when there is nothing to restore)."""
+        if readiness.ready:
+            return
+        readiness.ready = True
+        observer.ready(True)
+        partitions = readiness.partitions()
+        countries = _countries(table)
+        log.info(
+            "partitions assigned and state restored from %s: %s (%s %s in the state table)",
+            table.changelog_topic.get_topic_name(),
+            partitions or "none (other workers hold them all)",
+            countries,
+            "country" if countries == 1 else "countries",
+            extra={"partitions": partitions, "countries": countries},
+        )
 
     @app.task  # type: ignore[untyped-decorator]
     async def install_reload() -> None:
@@ -292,17 +331,117 @@ def create_app(
             try:
                 new = load_config(settings.detector_config)
             except Exception as exc:  # a bad file must not stop the worker: keep the old config
+                reason = exc.reason if isinstance(exc, ConfigError) else "error"
                 log.error(
-                    "config reload failed, keeping %s: %s", handler.pipeline.config.fingerprint, exc
+                    "config reload failed, keeping %s: %s",
+                    handler.pipeline.config.fingerprint,
+                    one_line(str(exc)),
+                    extra={"config_version": handler.pipeline.config.fingerprint, "reason": reason},
                 )
-                observer.config_load_failed(exc.reason if isinstance(exc, ConfigError) else "error")
+                observer.config_load_failed(reason)
                 return
+            old = handler.pipeline.config.fingerprint
             handler.reconfigure(new)
             observer.config_loaded(new.fingerprint)
-            log.info("config reloaded: %s", new.fingerprint)
+            log.info(
+                "config reloaded: %s (was %s)",
+                new.fingerprint,
+                old,
+                extra={"config_version": new.fingerprint, "previous_config_version": old},
+            )
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
         observer.config_loaded(config.fingerprint)
-        log.info("worker settings: %s", settings.masked())
+        log.info(
+            "ready: restrictwatch %s, config %s",
+            _version(),
+            config.fingerprint,
+            extra={"config_version": config.fingerprint, "settings": masked(settings.masked())},
+        )
 
     return app
+
+
+class Readiness:
+    """Whether the worker holds its partitions with their state restored, and which they are."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.assigned: set[TP] = set()
+
+    def partitions(self) -> str:
+        """`topic[0,1] topic[0,1]`: the input partitions held."""
+        by_topic: dict[str, list[int]] = {}
+        for tp in self.assigned:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        return " ".join(
+            f"{topic}[{','.join(map(str, sorted(ps)))}]" for topic, ps in sorted(by_topic.items())
+        )
+
+
+def _countries(table: Any) -> int | str:
+    try:
+        return sum(1 for _ in table)
+    except Exception:  # the store may be closing under a new rebalance: the count is a nicety
+        return "?"
+
+
+def one_line(text: str) -> str:
+    """A multi-line message (a config error lists one problem per line) as one log line."""
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+EVENT_VERBS = {"open": "opened", "update": "updated", "resolved": "resolved"}
+
+
+def log_event(event: dict[str, Any]) -> None:
+    """One line per event message: what it is, and its summary."""
+    status = event.get("status", "")
+    log.info(
+        "event %s: %s %s %s: %s",
+        EVENT_VERBS.get(status, status),
+        event.get("event_id"),
+        event.get("kind"),
+        event.get("country"),
+        event.get("summary"),
+        extra={
+            "event_id": event.get("event_id"),
+            "seq": event.get("seq"),
+            "status": status,
+            "kind": event.get("kind"),
+            "country": event.get("country"),
+        },
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("restrictwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _Worker(Worker):
+    """Faust's worker without its terminal spinner: it sets the root logger to DEBUG behind
+    our back and writes cursor escape codes to stdout, terminal or not."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spinner = None
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        pass
+
+
+def worker_for(app: faust.App, level: str, log_format: str) -> Worker:
+    """A Faust worker for `app` that logs through streams.logs: our lines at `level`, the
+    libraries' at WARNING unless `level` is debug."""
+    return _Worker(
+        app,
+        loglevel=level,
+        quiet=True,
+        logging_config=logging_config(level, log_format),
+        redirect_stdouts=False,
+    )

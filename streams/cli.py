@@ -16,6 +16,7 @@ from detectors.config import Config, config_as_yaml, load_config
 from detectors.exceptions import RestrictwatchError
 from detectors.simulation.render import render
 from detectors.simulation.scenarios import SCENARIOS, scenario, scenario_set
+from streams.progress import Progress, count_lines, is_terminal, tracked
 from streams.replay import open_input, read_lines, replay, summary_table
 
 DEMO_SCENARIO = "pk-2023-12-17"
@@ -57,8 +58,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         _report_directory(args.report)  # before a replay that may take long, not after it
         recorder = VerdictRecorder()  # the pipeline keeps no history: the report needs one
-    with source, _output(args.out or "-") as out, _output(args.dead_letter) as dead:
-        result = replay(read_lines(source), config, out, dead, observe=recorder)
+    total = count_lines(args.input) if is_terminal(sys.stderr) else None
+    with (
+        source,
+        _output(args.out or "-") as out,
+        _output(args.dead_letter) as dead,
+        Progress("replayed", total) as progress,
+    ):
+        result = replay(tracked(read_lines(source), progress), config, out, dead, observe=recorder)
         if out is not None:
             out.flush()
     print(summary_table(result), file=sys.stderr)

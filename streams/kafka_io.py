@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import functools
 import itertools
+import logging
 import socket
 import sys
 import time
@@ -20,8 +21,10 @@ import orjson
 from detectors.config import load_config
 from detectors.exceptions import ConfigError, RestrictwatchError
 from detectors.records import ERROR_TYPES, parse_ts
+from streams import logs
 from streams.deadletter import DeadLetter, position
 from streams.display import escaped
+from streams.progress import Progress, count_lines, is_terminal
 from streams.settings import WorkerSettings, load_settings
 
 
@@ -158,7 +161,12 @@ class Produced:
 MAX_LINES_NAMED = 10
 
 
-def produce_file(settings: WorkerSettings, path: str, speedup: float | None = None) -> Produced:
+def produce_file(
+    settings: WorkerSettings,
+    path: str,
+    speedup: float | None = None,
+    progress: Progress | None = None,
+) -> Produced:
     """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
@@ -200,6 +208,8 @@ def produce_file(settings: WorkerSettings, path: str, speedup: float | None = No
                 producer.send(topic, key=key, value=raw).add_errback(on_error)
             except KafkaError as exc:  # refused before sending, e.g. larger than a request
                 on_error(exc)
+            if progress is not None:
+                progress.advance(event_ts=ts)
     producer.flush()
     producer.close()
     done.sent = lines - len(done.too_large) - len(failures)
@@ -305,12 +315,14 @@ def read_events(
             yield event
 
 
-def wait_for_broker(settings: WorkerSettings) -> None:
+def wait_for_broker(settings: WorkerSettings, say: Callable[[str], None] | None = None) -> None:
     """Until a broker answers (see `connect`): Faust would give up on the first refusal, with a
     traceback."""
     from kafka.admin import KafkaAdminClient
 
-    connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-probe")).close()
+    connect(
+        settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-probe"), say
+    ).close()
 
 
 def check_free(host: str, port: int, setting: str) -> None:
@@ -324,22 +336,21 @@ def check_free(host: str, port: int, setting: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from faust.worker import Worker
-
-    from streams.app import create_app
+    from streams.app import create_app, worker_for
     from streams.metrics import serve_metrics
 
+    log_format = logs.format_of(args)
+    logs.configure(args.loglevel, log_format)  # bad values fail here, before any waiting
     settings = load_settings()
     config = load_config(settings.detector_config)  # a bad file fails before any waiting
     if settings.metrics_port:
         check_free(settings.metrics_host, settings.metrics_port, "RW_METRICS_PORT")
-    wait_for_broker(settings)
+    wait_for_broker(settings, say=logging.getLogger("restrictwatch.worker").warning)
     observer = serve_metrics(settings) if settings.metrics_port else None
     app = create_app(settings, config, observer=observer)
     if observer is not None:
         observer.attach(app)
-    worker = Worker(app, loglevel=args.loglevel, quiet=True)
-    worker.execute_from_commandline()
+    worker_for(app, args.loglevel, log_format).execute_from_commandline()
     return 0
 
 
@@ -353,7 +364,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.input != "-" and not Path(args.input).is_file():
         raise KafkaToolError(f"cannot read {args.input}")
-    print(produce_file(settings, args.input, args.speedup).summary(), file=sys.stderr)
+    total = count_lines(args.input) if is_terminal(sys.stderr) else None
+    with Progress("sent", total) as progress:
+        produced = produce_file(settings, args.input, args.speedup, progress)
+    print(produced.summary(), file=sys.stderr)
     return 0
 
 
@@ -420,7 +434,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "worker", help="run a stream worker (settings from RW_* environment variables)"
     )
-    p.add_argument("--loglevel", default="warning")
+    logs.add_arguments(p)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("topics", help="manage Kafka topics")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     Info,
     disable_created_metrics,
@@ -489,6 +490,12 @@ class WorkerMetrics:
         )
         for reason in (*ConfigError.REASONS, "error"):
             self.config_load_failures_total.labels(reason)  # 0 before the first failure
+        self.ready_gauge = Gauge(
+            "rw_worker_ready",
+            "1 when the worker holds its partitions with their state restored; 0 while it "
+            "starts or rebalances.",
+            registry=registry,
+        )
         self.build = Info(
             "rw_build", "Version of restrictwatch and of its detector config.", registry=registry
         )
@@ -571,6 +578,9 @@ class WorkerMetrics:
 
     def config_load_failed(self, reason: str) -> None:
         self.config_load_failures_total.labels(reason).inc()
+
+    def ready(self, ready: bool) -> None:
+        self.ready_gauge.set(1 if ready else 0)
 
     # -- wiring -----------------------------------------------------------------------------
 

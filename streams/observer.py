@@ -34,6 +34,10 @@ class WorkerObserver(Protocol):
     def rewound(self, topic: str) -> None:
         """An input partition of `topic` is read again from its commit, which had stopped."""
 
+    def ready(self, ready: bool) -> None:
+        """The worker holds its partitions with their state restored (True), or is starting or
+        rebalancing (False)."""
+
 
 class NullObserver:
     """Observes nothing: the default when no metrics are wanted."""
@@ -63,4 +67,7 @@ class NullObserver:
         pass
 
     def rewound(self, topic: str) -> None:
+        pass
+
+    def ready(self, ready: bool) -> None:
         pass

@@ -19,6 +19,9 @@ if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1;
 	exit 0
 fi
 
+# Said before anything is installed: this changes the machine, not only the checkout.
+echo "install.sh: prometheus and promtool are not on PATH; installing Debian's '$pkg' package system-wide with apt-get (needs root or sudo; set up once)"
+
 command -v apt-get >/dev/null 2>&1 || {
 	echo "install.sh: apt-get not found; install Prometheus manually (need prometheus + promtool on PATH)" >&2
 	exit 1

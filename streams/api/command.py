@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
+
+from streams import logs
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -23,9 +24,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     if args.port is not None:
         overrides["api_port"] = args.port
     settings = load_api_settings(**overrides)
-    logging.basicConfig(
-        level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.loglevel, logs.format_of(args))
     disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
@@ -41,5 +40,5 @@ def register(sub: Any) -> None:
     p.add_argument("--db", help="SQLite file (default: RW_API_DB, state/events.sqlite3)")
     p.add_argument("--host", help="address to bind (default: RW_API_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: RW_API_PORT, 8080)")
-    p.add_argument("--loglevel", default="info")
+    logs.add_arguments(p)
     p.set_defaults(func=cmd_api)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import yaml
 
@@ -17,6 +19,17 @@ def test_compose_has_kafka_worker_simulator_prometheus_grafana() -> None:
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["worker"]["command"][0] == "worker"
     assert services["worker"]["environment"]["RW_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def test_the_compose_broker_is_the_version_the_local_scripts_run() -> None:
+    """The tests run deploy/kafka's broker: compose users must get the same Kafka."""
+    pom = ElementTree.parse(DEPLOY / "kafka" / "pom.xml").getroot()
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    local = pom.findtext("m:properties/m:kafka.version", namespaces=ns)
+    assert local and re.fullmatch(r"\d+\.\d+\.\d+", local), local
+    doc = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    image = doc["services"]["kafka"]["image"]
+    assert image == f"apache/kafka:{local}", (image, local)
 
 
 def test_the_events_api_keeps_its_database_and_stays_on_loopback() -> None:

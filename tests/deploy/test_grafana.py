@@ -1,8 +1,15 @@
-"""Grafana provisioning and dashboards hang together: one datasource uid, unique panel ids,
-every variable that is used is defined, and every query names metrics that exist."""
+"""Grafana provisioning and dashboards hang together: the datasource is a variable (no pinned
+uid), unique panel ids, every variable that is used is defined, panels link to runbook sections
+that exist, and every query names metrics that exist."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,6 +22,7 @@ from tests.deploy.promql import (
     dashboard_queries,
     dashboards,
     exported_names,
+    label_values_selector,
     panels,
     recorded_names,
     referenced_names,
@@ -36,6 +44,19 @@ def datasource_uid() -> str:
     return uid
 
 
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors of docs/runbook.md's sections (the alert names, in lower case)."""
+    return {
+        re.sub(r"[^\w\- ]", "", line[3:].strip().lower()).replace(" ", "-")
+        for line in RUNBOOK.read_text().splitlines()
+        if line.startswith("## ")
+    }
+
+
 @pytest.fixture(scope="module", params=sorted(dashboards()))
 def dashboard(request: pytest.FixtureRequest) -> dict[str, Any]:
     board: dict[str, Any] = dashboards()[request.param]
@@ -54,21 +75,60 @@ def test_three_dashboards_with_unique_uids_are_provisioned() -> None:
     assert DASHBOARDS_DIR.is_dir()
 
 
-def test_every_query_uses_the_provisioned_datasource(dashboard: dict[str, Any]) -> None:
-    uid = datasource_uid()
+def test_every_query_uses_the_datasource_variable(dashboard: dict[str, Any]) -> None:
+    """No uid is pinned: the dashboards work on any Grafana with any Prometheus datasource."""
     for panel in panels(dashboard):
         if panel["type"] == "row":
             continue
-        assert panel["datasource"] == {"type": "prometheus", "uid": uid}, panel["title"]
+        assert panel["datasource"] == DATASOURCE, panel["title"]
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
-            assert target["datasource"]["uid"] == uid, (panel["title"], target["refId"])
+            assert target["datasource"] == DATASOURCE, (panel["title"], target["refId"])
     for annotation in dashboard["annotations"]["list"]:
         if not annotation.get("builtIn"):
-            assert annotation["datasource"]["uid"] == uid, annotation["name"]
+            assert annotation["datasource"] == DATASOURCE, annotation["name"]
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
-            assert variable["datasource"]["uid"] == uid, variable["name"]
+            assert variable["datasource"] == DATASOURCE, variable["name"]
+    assert datasource_uid() not in json.dumps(dashboard)
+
+
+def test_the_datasource_is_a_variable_and_an_import_input(dashboard: dict[str, Any]) -> None:
+    """Provisioned, the variable takes the default Prometheus; imported, Grafana asks for one
+    (the DS_PROMETHEUS input) and makes it the variable's value."""
+    (source,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert (source["name"], source["query"]) == ("datasource", "prometheus")
+    assert source["current"]["value"] == "${DS_PROMETHEUS}"
+    (wanted,) = dashboard["__inputs"]
+    assert wanted["name"] == "DS_PROMETHEUS"
+    assert (wanted["type"], wanted["pluginId"]) == ("datasource", "prometheus")
+
+
+def test_panels_link_to_their_runbook_section(dashboard: dict[str, Any]) -> None:
+    anchors = runbook_anchors()
+    (runbook,) = [v for v in dashboard["templating"]["list"] if v["name"] == "runbook"]
+    assert runbook["type"] == "textbox" and runbook["query"] == "docs/runbook.md"
+    assert {"type": "link", "url": "${runbook}"}.items() <= dashboard["links"][-1].items()
+    linked = 0
+    for panel in panels(dashboard):
+        for link in panel.get("links", []):
+            base, _, anchor = link["url"].partition("#")
+            assert base == "${runbook}" and anchor in anchors, (panel["title"], link["url"])
+            linked += 1
+    assert linked >= 2
+
+
+def test_service_health_shows_all_workers_or_the_chosen_ones() -> None:
+    board = dashboards()["service-health.json"]
+    (instance,) = [v for v in board["templating"]["list"] if v["name"] == "instance"]
+    assert instance["multi"] and instance["includeAll"] and instance["allValue"] == ".+"
+    assert label_values_selector(instance) == "rw_build_info"
+    for where, expr in dashboard_queries(board):
+        if where.startswith("variable"):
+            continue
+        assert 'instance=~"$instance"' in expr, where
+        # recording rules sum the workers together: a worker cannot be chosen from them
+        assert not referenced_names(expr) & recorded_names(), where
 
 
 def test_panel_ids_are_unique_and_panels_are_laid_out(dashboard: dict[str, Any]) -> None:
@@ -92,6 +152,10 @@ def test_every_variable_used_is_defined_and_every_defined_one_is_used(
     texts += [p["title"] for p in panels(dashboard)] + [
         p.get("repeat", "") for p in panels(dashboard)
     ]
+    # datasources and links refer to variables too
+    texts += [json.dumps(p.get("datasource", "")) for p in panels(dashboard)]
+    texts += [link["url"] for p in panels(dashboard) for link in p.get("links", [])]
+    texts += [link.get("url", "") for link in dashboard["links"]]
     for text in texts:
         used |= variables_used(text)
     used |= {p["repeat"] for p in panels(dashboard) if p.get("repeat")}
@@ -137,7 +201,8 @@ def test_the_panels_the_issue_asks_for_exist() -> None:
 
 
 def test_the_checks_catch_a_broken_dashboard() -> None:
-    """The structure checks fail on a duplicate id, an unknown variable and a foreign datasource."""
+    """The structure checks fail on a duplicate id, an unknown variable, a pinned datasource
+    and a link to no runbook section."""
     board = dashboards()["overview.json"]
     first, second = list(panels(board))[:2]
     second["id"] = first["id"]
@@ -152,4 +217,44 @@ def test_the_checks_catch_a_broken_dashboard() -> None:
     board = dashboards()["country.json"]
     next(p for p in panels(board) if p["type"] == "stat")["datasource"]["uid"] = "other"
     with pytest.raises(AssertionError):
-        test_every_query_uses_the_provisioned_datasource(board)
+        test_every_query_uses_the_datasource_variable(board)
+    board = dashboards()["country.json"]
+    next(p for p in panels(board) if p.get("links"))["links"][0]["url"] = "${runbook}#nowhere"
+    with pytest.raises(AssertionError):
+        test_panels_link_to_their_runbook_section(board)
+
+
+def generator() -> ModuleType:
+    """deploy/grafana/generate.py, the dashboards' source."""
+    spec = importlib.util.spec_from_file_location("generate", GRAFANA_DIR / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_dashboards_are_what_their_generator_writes() -> None:
+    generate = generator()
+    assert set(generate.DASHBOARDS) == set(dashboards())
+    for name, build in generate.DASHBOARDS.items():
+        assert (DASHBOARDS_DIR / name).read_text() == generate.render(build), (
+            f"{name} differs from its generator: run python deploy/grafana/generate.py"
+        )
+    assert generate.main(["--check"]) == 0
+
+
+def test_the_generator_check_catches_a_hand_edited_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate = generator()
+    copy = tmp_path / "dashboards"
+    shutil.copytree(DASHBOARDS_DIR, copy)
+    board = json.loads((copy / "overview.json").read_text())
+    board["panels"][0]["title"] = "edited by hand"
+    (copy / "overview.json").write_text(json.dumps(board, indent=2) + "\n")
+    monkeypatch.setattr(generate, "DASHBOARDS_DIR", copy)
+    assert generate.main(["--check"]) == 1
+    assert "overview.json" in capsys.readouterr().err
+    assert generate.main([]) == 0  # writes it back
+    assert generate.main(["--check"]) == 0
+    assert (copy / "overview.json").read_text() == (DASHBOARDS_DIR / "overview.json").read_text()

@@ -5,6 +5,7 @@ Real processes against a port where nothing listens (no broker needed).
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -58,7 +59,14 @@ def test_no_broker_is_retried_for_the_configured_time_then_one_error_line(
     assert error.startswith(f"restrictwatch: error: cannot reach Kafka at 127.0.0.1:{closed_port}")
     assert "RW_CONNECT_TIMEOUT_SECONDS" in error
     tries = [line for line in result.stderr.splitlines() if "not reachable (try " in line]
-    assert tries and tries[0].startswith(f"restrictwatch: Kafka at 127.0.0.1:{closed_port} ")
+    # The worker says it in its log (text or JSON, like all its lines); the commands plainly.
+    said = f"Kafka at 127.0.0.1:{closed_port} not reachable (try 1: "
+    if command == ["worker"]:
+        assert tries and re.fullmatch(
+            rf"\S+Z WARNING restrictwatch\.worker: {re.escape(said)}.*", tries[0]
+        ), tries
+    else:
+        assert tries and tries[0].startswith(f"restrictwatch: {said}"), tries
     assert result.stderr.splitlines()[-1] == error
     assert result.stdout == ""
 

@@ -263,8 +263,8 @@ def follow_the_incident(
     for name, board in dashboards().items():
         values = {"country": "PK", **BUILTINS}
         for variable in board["templating"]["list"]:
-            if variable["name"] in values:
-                continue
+            if variable["name"] in values or variable["type"] != "query":
+                continue  # the datasource and the runbook's address are not queries
             selector = substitute(label_values_selector(variable), values)
             label = variable["query"]["query"].rsplit(",", 1)[1].strip(" )")
             found = prom.label_values(label, selector)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -58,6 +59,15 @@ def test_worker_events_equal_replay_and_bad_records_are_dead_lettered(
     events = deployment.events(resolved(), timeout=300)
     assert identity(events) == identity(expected)
     assert_same_messages(events, expected)
+
+    # One log line per event message, with its id, kind, country and summary.
+    log = (deployment.tmp / "worker-0.log").read_text(errors="replace")
+    for event, verb in zip(expected, ("opened", "resolved"), strict=True):
+        line = (
+            f"INFO restrictwatch.worker: event {verb}: {event['event_id']} {event['kind']} "
+            f"{event['country']}: {event['summary']}"
+        )
+        assert line in log, log[-4000:]
 
     letters = deployment.read("deadletter", lambda ms: len(ms) >= len(bad), timeout=60)
     assert len(letters) == len(bad)
@@ -120,8 +130,14 @@ def test_a_killed_worker_resumes_without_losing_or_duplicating(
         assert seen.setdefault(key, e) == e, f"{key} re-emitted with different content"
     assert list(seen.values()) == expected  # whole messages: nothing re-learned
     deployment.wait_committed(timeout=60)
+    # The second worker started on an empty state directory: its one country came from the
+    # changelog, and its log says so in one line.
     restored = (deployment.tmp / "worker-1.log").read_text(errors="replace")
-    assert "rw-country-state-changelog" in restored and "Restore complete" in restored
+    assert re.search(
+        r"INFO restrictwatch\.worker: partitions assigned and state restored from "
+        r"\S+-rw-country-state-changelog: .*\(1 country in the state table\)",
+        restored,
+    ), restored[-4000:]
 
 
 def test_records_the_consumer_never_delivered_are_read_again_from_the_commit(

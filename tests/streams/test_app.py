@@ -43,3 +43,39 @@ def test_the_handler_is_reachable_for_metrics() -> None:
     handler = app.rw_handler  # type: ignore[attr-defined]
     assert handler.topics == ("rw.traffic.v1", "rw.reachability.v1")
     assert handler.pipeline.monitors == {}
+
+
+def test_one_log_line_per_event_message(caplog: Any) -> None:
+    from streams.app import log_event
+
+    event = {
+        "event_id": "rw-PK-20231217T1500Z-0e338062",
+        "seq": 1,
+        "status": "resolved",
+        "kind": "platform_restriction",
+        "country": "PK",
+        "summary": "X restricted in Pakistan (PK) for ~7 h",
+    }
+    with caplog.at_level("INFO", logger="restrictwatch.worker"):
+        log_event(event)
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "event resolved: rw-PK-20231217T1500Z-0e338062 platform_restriction PK: "
+        "X restricted in Pakistan (PK) for ~7 h"
+    )
+    fields = {k: getattr(record, k) for k in ("event_id", "seq", "status", "kind", "country")}
+    assert fields == {k: event[k] for k in fields}
+
+
+def test_the_assignment_line_names_partitions_by_topic() -> None:
+    from faust.types import TP
+
+    from streams.app import Readiness, one_line
+
+    readiness = Readiness()
+    assert readiness.partitions() == ""
+    readiness.assigned = {TP("rw.traffic.v1", 2), TP("rw.traffic.v1", 0), TP("rw.reach", 1)}
+    assert readiness.partitions() == "rw.reach[1] rw.traffic.v1[0,2]"
+    assert one_line("a.yaml: invalid configuration\n  x.y: bad\n\n  z: worse\n") == (
+        "a.yaml: invalid configuration; x.y: bad; z: worse"
+    )

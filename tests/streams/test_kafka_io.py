@@ -112,7 +112,7 @@ def test_the_kafka_commands_parse() -> None:
     args = parser.parse_args(["tail", "--current", "--idle", "2"])
     assert (args.current, args.follow, args.idle) == (True, False, 2.0)
     assert parser.parse_args(["topics", "create"]).action == "create"
-    assert parser.parse_args(["worker"]).loglevel == "warning"
+    assert parser.parse_args(["worker"]).loglevel == "info"
 
 
 @pytest.mark.parametrize("value", [b"not json", b"\xff\xfe", b"[1, 2]", b'"open"', b"", None])

@@ -119,6 +119,16 @@ def test_refused_reloads_are_counted_by_reason_from_zero() -> None:
     assert reg.get_sample_value("rw_config_loads_total") == 0
 
 
+def test_readiness_is_zero_until_partitions_are_held_with_their_state() -> None:
+    reg = CollectorRegistry()
+    m = metrics(reg)
+    assert reg.get_sample_value("rw_worker_ready") == 0
+    m.ready(True)
+    assert reg.get_sample_value("rw_worker_ready") == 1
+    m.ready(False)  # a rebalance
+    assert reg.get_sample_value("rw_worker_ready") == 0
+
+
 def test_gauges_describe_an_open_restriction(mid_incident: Pipeline) -> None:
     reg = CollectorRegistry()
     m = metrics(reg)

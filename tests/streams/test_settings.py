@@ -156,3 +156,16 @@ def test_security_settings_from_the_environment(
     assert s.kafka_kwargs()["sasl_plain_password"] == PASSWORD
     assert s.masked()["sasl_password_file"] == str(secret)
     assert PASSWORD not in str(s.masked()) and PASSWORD not in repr(s)
+
+
+def test_every_setting_is_documented_in_the_readme_and_the_live_service_doc() -> None:
+    from streams.settings import WorkerSettings
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    long_form = (root / "docs" / "live-service.md").read_text()
+    assert "(docs/live-service.md)" in readme
+    for name in [*WorkerSettings.model_fields, "log_format"]:
+        variable = f"`RW_{name.upper()}`"
+        assert variable in readme, f"{variable} is not in README.md's settings"
+        assert variable in long_form, f"{variable} is not in docs/live-service.md's settings"
