@@ -584,11 +584,11 @@ def country() -> Json:
                 "Mean traffic per record in each closed bin, and what the seasonal baseline expected.",
                 [
                     target(
-                        'max by (source) (rw_series_observed{country="$country", signal="traffic", asn="", platform=""})',
+                        'max by (source) (rw_series_observed{country="$country", region="", signal="traffic", asn="", platform=""})',
                         "observed ({{source}})",
                     ),
                     target(
-                        'max by (source) (rw_series_expected{country="$country", signal="traffic", asn="", platform=""})',
+                        'max by (source) (rw_series_expected{country="$country", region="", signal="traffic", asn="", platform=""})',
                         "expected ({{source}})",
                     ),
                 ],
@@ -601,7 +601,7 @@ def country() -> Json:
                 "1 is normal; a blocked platform falls towards 0. Needs `traffic:$country:-:*` in RW_METRICS_WATCH.",
                 [
                     target(
-                        'country_signal_source_asn_platform:rw_series_observed_over_expected:ratio{country="$country", signal="traffic", asn="", platform!=""}',
+                        'country_region_signal_source_asn_platform:rw_series_observed_over_expected:ratio{country="$country", region="", signal="traffic", asn="", platform!=""}',
                         "{{platform}}",
                     )
                 ],
@@ -615,11 +615,11 @@ def country() -> Json:
                 "Share of probes that succeeded, averaged over networks. Needs `reachability:$country:*:*` in RW_METRICS_WATCH.",
                 [
                     target(
-                        'avg by (platform) (rw_series_observed{country="$country", signal="reachability"})',
+                        'avg by (platform) (rw_series_observed{country="$country", region="", signal="reachability"})',
                         "{{platform}} observed",
                     ),
                     target(
-                        'avg by (platform) (rw_series_expected{country="$country", signal="reachability"})',
+                        'avg by (platform) (rw_series_expected{country="$country", region="", signal="reachability"})',
                         "{{platform}} expected",
                     ),
                 ],
@@ -632,11 +632,11 @@ def country() -> Json:
                 "Traffic to one platform; one panel per platform on the watch-list.",
                 [
                     target(
-                        'max by (signal) (rw_series_observed{country="$country", signal="traffic", asn="", platform=~"$platform"})',
+                        'max by (signal) (rw_series_observed{country="$country", region="", signal="traffic", asn="", platform=~"$platform"})',
                         "observed",
                     ),
                     target(
-                        'max by (signal) (rw_series_expected{country="$country", signal="traffic", asn="", platform=~"$platform"})',
+                        'max by (signal) (rw_series_expected{country="$country", region="", signal="traffic", asn="", platform=~"$platform"})',
                         "expected",
                     ),
                 ],
@@ -649,7 +649,7 @@ def country() -> Json:
                 "1 is normal; a network that goes dark falls towards 0. Needs `traffic:$country:*:-` in RW_METRICS_WATCH.",
                 [
                     target(
-                        'country_signal_source_asn_platform:rw_series_observed_over_expected:ratio{country="$country", signal="traffic", asn!="", platform=""}',
+                        'country_region_signal_source_asn_platform:rw_series_observed_over_expected:ratio{country="$country", region="", signal="traffic", asn!="", platform=""}',
                         "AS{{asn}}",
                     )
                 ],
@@ -661,11 +661,11 @@ def country() -> Json:
                 "",
                 [
                     target(
-                        'avg by (asn) (rw_series_observed{country="$country", signal="reachability"})',
+                        'avg by (asn) (rw_series_observed{country="$country", region="", signal="reachability"})',
                         "AS{{asn}} observed",
                     ),
                     target(
-                        'avg by (asn) (rw_series_expected{country="$country", signal="reachability"})',
+                        'avg by (asn) (rw_series_expected{country="$country", region="", signal="reachability"})',
                         "AS{{asn}} expected",
                     ),
                 ],
@@ -678,11 +678,11 @@ def country() -> Json:
                 "Traffic of one network; one panel per network on the watch-list.",
                 [
                     target(
-                        'max by (signal) (rw_series_observed{country="$country", signal="traffic", asn=~"$asn", platform=""})',
+                        'max by (signal) (rw_series_observed{country="$country", region="", signal="traffic", asn=~"$asn", platform=""})',
                         "observed",
                     ),
                     target(
-                        'max by (signal) (rw_series_expected{country="$country", signal="traffic", asn=~"$asn", platform=""})',
+                        'max by (signal) (rw_series_expected{country="$country", region="", signal="traffic", asn=~"$asn", platform=""})',
                         "expected",
                     ),
                 ],
@@ -695,7 +695,7 @@ def country() -> Json:
                 "Negative: below expected. The dashed line is the default min_sigmas (-3).",
                 [
                     target(
-                        'rw_series_score{country="$country"}', "{{signal}} AS{{asn}} {{platform}}"
+                        'rw_series_score{country="$country"}', "{{signal}} {{region}} AS{{asn}} {{platform}}"
                     )
                 ],
                 grid=(0, 46, 12, 8),
@@ -710,20 +710,35 @@ def country() -> Json:
                 grid=(12, 46, 12, 8),
                 custom={"stacking": {"mode": "normal", "group": "A"}},
             ),
+            row("Regions", 54),
+            timeseries(
+                "Traffic per region: observed / expected",
+                "1 is normal; a region that goes dark falls towards 0 while the country total moves a few percent. Needs `traffic:$country-*:-:-` in RW_METRICS_WATCH.",
+                [
+                    target(
+                        'country_region_signal_source_asn_platform:rw_series_observed_over_expected:ratio{country="$country", region!="", signal="traffic", asn="", platform=""}',
+                        "{{region}}",
+                    )
+                ],
+                grid=(0, 55, 24, 8),
+                unit="percentunit",
+                custom={"thresholdsStyle": {"mode": "line"}},
+                thresholds=steps(("green", None), ("red", 0.4)),
+            ),
         ],
         variables=[
             query_variable("country", "Country", "label_values(rw_series_tracked, country)"),
             query_variable(
                 "platform",
                 "Platform",
-                'label_values(rw_series_observed{country="$country", signal="traffic", asn="", platform!=""}, platform)',
+                'label_values(rw_series_observed{country="$country", region="", signal="traffic", asn="", platform!=""}, platform)',
                 multi=True,
                 includeAll=True,
             ),
             query_variable(
                 "asn",
                 "Network (ASN)",
-                'label_values(rw_series_observed{country="$country", signal="traffic", asn!="", platform=""}, asn)',
+                'label_values(rw_series_observed{country="$country", region="", signal="traffic", asn!="", platform=""}, asn)',
                 multi=True,
                 includeAll=True,
             ),

@@ -41,7 +41,21 @@ from tests.integration.workers import Deployment, pk_lines
 
 JOB = "restrictwatch"
 API_JOB = "restrictwatch-api"
-WATCH = "traffic:*:-:-,traffic:PK:*:-,traffic:PK:-:*,reachability:PK:*:*"
+WATCH = "traffic:*:-:-,traffic:PK:*:-,traffic:PK:-:*,reachability:PK:*:*,traffic:PK-*:-:-"
+# Two regions' totals beside the country's (shares of it), so the regional panels have data.
+REGIONS = (("PK-PB", 0.6), ("PK-SD", 0.4))
+
+
+def with_regions(lines: list[bytes]) -> list[bytes]:
+    out = []
+    for raw in lines:
+        out.append(raw)
+        rec = orjson.loads(raw)
+        if rec["signal"] == "traffic" and "asn" not in rec and "platform" not in rec:
+            for region, share in REGIONS:
+                regional = {**rec, "region": region, "value": round(rec["value"] * share, 2)}
+                out.append(orjson.dumps(regional))
+    return out
 BAD_LINES = [b"not json at all", b'{"signal": "traffic", "country": "PK"}', b"[1, 2, 3]"]
 PK_PLATFORMS = "facebook,instagram,x,youtube"
 
@@ -203,7 +217,7 @@ def test_prometheus_follows_the_pk_incident_and_every_rule_and_panel_has_data(
 def follow_the_incident(
     deployment: Deployment, worker: subprocess.Popen[bytes], prom: Prometheus
 ) -> None:
-    lines = pk_lines()
+    lines = with_regions(pk_lines())
     cut = next(
         i for i, raw in enumerate(lines) if orjson.loads(raw)["ts"] >= "2023-12-17T18:00:00Z"
     )
