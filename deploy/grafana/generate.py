@@ -695,7 +695,8 @@ def country() -> Json:
                 "Negative: below expected. The dashed line is the default min_sigmas (-3).",
                 [
                     target(
-                        'rw_series_score{country="$country"}', "{{signal}} {{region}} AS{{asn}} {{platform}}"
+                        'rw_series_score{country="$country"}',
+                        "{{signal}} {{region}} AS{{asn}} {{platform}}",
                     )
                 ],
                 grid=(0, 46, 12, 8),

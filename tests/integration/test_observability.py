@@ -56,6 +56,8 @@ def with_regions(lines: list[bytes]) -> list[bytes]:
                 regional = {**rec, "region": region, "value": round(rec["value"] * share, 2)}
                 out.append(orjson.dumps(regional))
     return out
+
+
 BAD_LINES = [b"not json at all", b'{"signal": "traffic", "country": "PK"}', b"[1, 2, 3]"]
 PK_PLATFORMS = "facebook,instagram,x,youtube"
 
