@@ -99,19 +99,22 @@ class Judge:
         return v.drop >= t.outage_drop and v.z <= -t.min_sigmas
 
 
-_RELAXED: dict[tuple[int, float], Thresholds] = {}
+# Keyed by identity for speed; each entry holds its original, so that while cached no other
+# Thresholds (one of a reloaded config) can take its address and be served this relaxed copy.
+_RELAXED: dict[tuple[int, float], tuple[Thresholds, Thresholds]] = {}
 
 
 def _relaxed(t: Thresholds, hold: float) -> Thresholds:
-    cached = _RELAXED.get((id(t), hold))
-    if cached is None or len(_RELAXED) > 4096:
-        # Only the edges between anomalous and normal are relaxed, never the one between kinds.
-        fields = ("min_sigmas", "outage_drop", "throttle_drop")
-        cached = t.model_copy(update={f: getattr(t, f) * hold for f in fields})
-        if len(_RELAXED) > 4096:
-            _RELAXED.clear()
-        _RELAXED[(id(t), hold)] = cached
-    return cached
+    entry = _RELAXED.get((id(t), hold))
+    if entry is not None and entry[0] is t:
+        return entry[1]
+    # Only the edges between anomalous and normal are relaxed, never the one between kinds.
+    fields = ("min_sigmas", "outage_drop", "throttle_drop")
+    relaxed = t.model_copy(update={f: getattr(t, f) * hold for f in fields})
+    if len(_RELAXED) > 4096:
+        _RELAXED.clear()
+    _RELAXED[(id(t), hold)] = (t, relaxed)
+    return relaxed
 
 
 def classify_bin(

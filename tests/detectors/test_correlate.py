@@ -342,3 +342,16 @@ def test_few_country_wide_probes_a_little_worse_need_a_longer_run() -> None:
     assert many.kind == RESTRICTION and not many.weak
     blocked = classify(tv(1000, 1000), country_probe(0.1, "x", 9))[("platform", None, "x", None)]
     assert blocked.kind == RESTRICTION and not blocked.weak
+
+
+def test_relaxed_thresholds_follow_the_thresholds_they_came_from() -> None:
+    # A reloaded config's Thresholds may take a freed one's address: it must never be served the
+    # freed one's relaxed copy.
+    from detectors import correlate
+
+    old = Thresholds(min_sigmas=3.0)
+    assert correlate._relaxed(old, 0.5).min_sigmas == 1.5
+    new = Thresholds(min_sigmas=5.0)
+    key = (id(new), 0.5)
+    correlate._RELAXED[key] = (old, correlate._relaxed(old, 0.5))  # as if new reused old's id
+    assert correlate._relaxed(new, 0.5).min_sigmas == 2.5
