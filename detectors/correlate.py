@@ -194,12 +194,18 @@ def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Obse
 
     out: dict[AreaUnit, Observation] = {}
     asn_out: dict[int, bool] = {}
+    # Networks whose traffic is down at least throttle_drop, whatever their own verdict: without
+    # probes of their own (probes reported per country) they cannot be found throttled, and a
+    # network that is merely unproven is not one whose traffic is normal.
+    asn_slowed: set[int] = set()
     for asn, vs in totals.items():
         if asn is None:
             continue
         unit: AreaUnit = ("outage", asn, None)
         obs = _network(judge, unit, vs, reach_by_asn.get(asn, []))
         asn_out[asn] = obs.anomalous  # out, throttled or recovering: not a network that is up
+        if any(judge.collapsed(v, "throttle_drop", unit) for v in vs):
+            asn_slowed.add(asn)
         out[unit] = obs
     for asn, vs in reach_by_asn.items():
         # Probes failing for nearly every platform on a network we have no traffic for: it is out.
@@ -225,7 +231,7 @@ def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Obse
         obs = _network(judge, country_unit, vs, every_probe)
         # Networks whose traffic is normal make a slowdown theirs, not the country's; for an
         # outage any network still up (by traffic or probes) does.
-        traffic_up = any(not asn_out[a] for a in totals if a is not None)
+        traffic_up = any(not asn_out[a] and a not in asn_slowed for a in totals if a is not None)
         if obs.anomalous and (traffic_up if obs.kind == THROTTLING else some_network_up):
             pass  # the networks that are out (or slowed) explain the drop: no country verdict
         else:

@@ -190,7 +190,10 @@ def _country_records(
             for n in networks:
                 if e.asns and n.asn not in e.asns:
                     continue
-                jitter = idx % 3 if e.action in ("block", "outage") and len(networks) > 1 else 0
+                # Operators comply minutes to hours apart: a bin or two at 5 minutes or an hour,
+                # inside one bin at a daily cadence (a day's shift would be another incident).
+                staggered = e.action in ("block", "outage") and len(networks) > 1 and b < DAY
+                jitter = idx % 3 if staggered else 0
                 w = _active(ts, e, b, jitter if n.asn % 2 else 0)
                 cell = volume[(r.code, n.asn)]
                 for p in e.platforms or (*platforms, ""):

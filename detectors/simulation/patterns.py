@@ -786,6 +786,111 @@ def pk_stepwise_recovery_hourly() -> Scenario:
     )
 
 
+def tr_nationwide_throttling_hourly() -> Scenario:
+    """All traffic 35 % down with latency x3 for 14 h at hourly cadence, probes reported per
+    country and passing; a holiday day 15 % down three days later."""
+    start = _at("2022-11-13", 14, TURKEY)
+    holiday = _at("2022-11-17", 0, TURKEY)
+    return Scenario(
+        name="tr-nationwide-throttling-hourly",
+        description=tr_nationwide_throttling_hourly.__doc__ or "",
+        start=ts_of("2022-10-30T00:00:00"),
+        end=ts_of("2022-11-21T00:00:00"),
+        countries=(replace(TURKEY, probe_scope="country"),),
+        effects=(
+            Effect(
+                "nationwide throttling",
+                "throttling",
+                "TR",
+                start,
+                start + 14 * HOUR,
+                "throttle",
+                factor=0.65,
+                fail_share=0.03,
+                method="timeout",
+                latency_factor=3.0,
+            ),
+            Effect(
+                "national holiday dip", "benign", "TR", holiday, holiday + DAY, "scale", factor=0.85
+            ),
+        ),
+        bin_seconds=3600,
+    )
+
+
+def ng_outage_in_warmup_daily() -> Scenario:
+    """A national shutdown of three days starting on the second day of the data, at daily
+    cadence (every network dark, probes failing)."""
+    start = ts_of("2024-10-02T00:00:00")
+    return Scenario(
+        name="ng-outage-in-warmup-daily",
+        description=ng_outage_in_warmup_daily.__doc__ or "",
+        start=ts_of("2024-10-01T00:00:00"),
+        end=ts_of("2024-11-10T00:00:00"),
+        countries=(NIGERIA,),
+        effects=(
+            Effect(
+                "shutdown in the warm-up",
+                "network_outage",
+                "NG",
+                start,
+                start + 3 * DAY,
+                "outage",
+                factor=0.04,
+                fail_share=0.97,
+            ),
+        ),
+        bin_seconds=86400,
+    )
+
+
+def pk_partial_recovery_daily() -> Scenario:
+    """A grid failure at daily cadence: every network dark for two days, then back only to ~55 %
+    for three more (one incident, ending where traffic is back); a holiday day 20 % down later."""
+    start = ts_of("2023-01-23T00:00:00")
+    holiday = start + 20 * DAY
+    return Scenario(
+        name="pk-partial-recovery-daily",
+        description=pk_partial_recovery_daily.__doc__ or "",
+        start=ts_of("2022-12-01T00:00:00"),
+        end=holiday + 10 * DAY,
+        countries=(PAKISTAN,),
+        effects=(
+            Effect(
+                "grid failure, partial recovery",
+                "network_outage",
+                "PK",
+                start,
+                start + 5 * DAY,
+                "scale",
+            ),
+            Effect(
+                "every network dark",
+                "network_outage",
+                "PK",
+                start,
+                start + 2 * DAY,
+                "outage",
+                factor=0.05,
+                fail_share=0.95,
+                labeled=False,
+            ),
+            Effect(
+                "back to about half",
+                "network_outage",
+                "PK",
+                start + 2 * DAY,
+                start + 5 * DAY,
+                "scale",
+                factor=0.55,
+                labeled=False,
+            ),
+            Effect("holiday day", "benign", "PK", holiday, holiday + DAY, "scale", factor=0.8),
+        ),
+        bin_seconds=86400,
+    )
+
+
 PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ke-mobile-outage-country-probes": ke_mobile_outage_country_probes,
     "pk-nightly-mobile-country-probes": pk_nightly_mobile_country_probes,
@@ -807,11 +912,16 @@ PATTERNS: dict[str, Callable[[], Scenario]] = {
     "ir-week-shutdown-daily": ir_week_shutdown_daily,
     "ir-nationwide-throttling-daily": ir_nationwide_throttling_daily,
     "pk-stepwise-recovery-hourly": pk_stepwise_recovery_hourly,
+    "tr-nationwide-throttling-hourly": tr_nationwide_throttling_hourly,
+    "ng-outage-in-warmup-daily": ng_outage_in_warmup_daily,
+    "pk-partial-recovery-daily": pk_partial_recovery_daily,
 }
 
 # Scenarios whose incident lies inside the detector's warm-up on purpose: every other incident has a
 # week of history before it.
-IN_WARMUP: frozenset[str] = frozenset({"ir-outage-in-warmup-hourly", "ng-outage-in-warmup"})
+IN_WARMUP: frozenset[str] = frozenset(
+    {"ir-outage-in-warmup-hourly", "ng-outage-in-warmup", "ng-outage-in-warmup-daily"}
+)
 
 # The validation set is never tuned on: at least one scenario of each new pattern, and three of the first
 # library, held out. Everything else is the tuning set.
@@ -828,6 +938,8 @@ VALIDATION: frozenset[str] = frozenset(
         "ir-slow-campaign-daily",
         "ir-week-shutdown-daily",
         "pk-stepwise-recovery-hourly",
+        "ng-outage-in-warmup-daily",
+        "pk-partial-recovery-daily",
         "et-partial-blocking",
         "ru-x-throttling",
         "mm-feed-faults",

@@ -355,3 +355,15 @@ def test_relaxed_thresholds_follow_the_thresholds_they_came_from() -> None:
     key = (id(new), 0.5)
     correlate._RELAXED[key] = (old, correlate._relaxed(old, 0.5))  # as if new reused old's id
     assert correlate._relaxed(new, 0.5).min_sigmas == 2.5
+
+
+def test_networks_slowed_without_probes_of_their_own_do_not_veto_a_country_throttling() -> None:
+    # Probes are reported per country: no network can be found throttled on its own, and each
+    # one's traffic is down like the country's. The slowdown is the country's.
+    probes = [country_probe(0.97, p, 1) for p in ("x", "youtube", "facebook")]
+    for v in probes:
+        v.latency_ratio = 3.0
+    out = classify(
+        tv(650, 1000, z=-8.0), tv(320, 500, asn=1, z=-8.0), tv(330, 500, asn=2, z=-8.0), *probes
+    )
+    assert out[("outage", None, None, None)].kind == THROTTLING
