@@ -26,7 +26,7 @@ unit: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy detectors streams
+	$(BIN)/mypy detectors streams deploy/grafana/generate.py
 
 # deploy/grafana/dashboards/*.json from their generator (commit the result).
 dashboards: venv

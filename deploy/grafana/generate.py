@@ -1,238 +1,51 @@
-"""The Grafana dashboards as code: `python deploy/grafana/generate.py` writes
+"""The Grafana dashboards as code, with Grafana's grafana-foundation-sdk (its builders for
+Grafana 11.1, the version deploy/compose.yaml runs): `python deploy/grafana/generate.py` writes
 deploy/grafana/dashboards/*.json from the definitions below (`--check` only compares).
 
 The JSON is committed, so Grafana's file provisioning and a plain import need nothing but the
-files; tests/deploy/test_grafana.py fails when a file and this generator disagree. What every
-panel shares is said once here: the datasource is the `datasource` variable (no pinned uid; an
-import asks for a Prometheus through the DS_PROMETHEUS input), panels of one kind look alike,
-and a panel that belongs to an alert links to its section of docs/runbook.md (the hidden
-`runbook` variable says where that file is served). A small generator rather than
-grafanalib or grafana-foundation-sdk: the dashboards use a handful of panel kinds, and plain
-dicts keep the output exactly what Grafana's own JSON model documents.
+files (the SDK is needed only to generate them, and by the tests); tests/deploy/test_grafana.py
+fails when a file and this generator disagree. What every panel shares is said once here: the
+datasource is the `datasource` variable (no pinned uid; an import asks for a Prometheus through
+the DS_PROMETHEUS input), panels of one kind look alike, and a panel that belongs to an alert
+links to its section of docs/runbook.md (the hidden `runbook` variable says where that file is
+served).
+
+Three things Grafana's JSON has that the SDK's models do not, added here by extending them
+as the SDK documents for its own types: a Prometheus annotation's fields (step, title and text
+formats, tag keys), a query variable's `definition` (the label_values text Grafana's editor
+shows), and the `__inputs` of a dashboard exported for import (outside the dashboard model).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import prometheus
+from grafana_foundation_sdk.builders import stat as stat_panel
+from grafana_foundation_sdk.builders import table as table_panel
+from grafana_foundation_sdk.builders import timeseries as timeseries_panel
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 Json = dict[str, Any]
+Grid = tuple[int, int, int, int]  # x, y, width, height
 
 DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
-DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
-SCHEMA_VERSION = 39
+DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAG = "restrictwatch"
-
-LINE: Json = {
-    "drawStyle": "line",
-    "lineWidth": 1,
-    "fillOpacity": 10,
-    "showPoints": "never",
-    "spanNulls": False,
-}
-TIMESERIES_OPTIONS: Json = {
-    "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-    "tooltip": {"mode": "multi", "sort": "desc"},
-}
-STAT_OPTIONS: Json = {
-    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-    "colorMode": "background",
-    "graphMode": "area",
-    "textMode": "value",
-}
-DASHED: Json = {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}
-
-
-def steps(*pairs: tuple[str, float | None]) -> Json:
-    """Absolute thresholds: (colour, from value), the first from None."""
-    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in pairs]}
-
-
-def dashed(regexp: str) -> Json:
-    """An override that draws the series matching `regexp` (e.g. the expected values) dashed."""
-    return {"matcher": {"id": "byRegexp", "options": regexp}, "properties": [DASHED]}
-
-
-def target(expr: str, legend: str = "__auto", **extra: Any) -> Json:
-    """A PromQL query of a panel; its refId is given by the panel (A, B, ...)."""
-    return {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend, **extra}
-
-
-def _panel(
-    kind: str,
-    title: str,
-    description: str | None,
-    targets: list[Json],
-    grid: tuple[int, int, int, int],
-    field_defaults: Json,
-    overrides: list[Json],
-    options: Json,
-    runbook: str | None,
-    before_field_config: Json | None = None,
-    after_options: Json | None = None,
-) -> Json:
-    panel: Json = {"type": kind, "title": title}
-    if description is not None:
-        panel["description"] = description
-    panel["datasource"] = DATASOURCE
-    panel["targets"] = [
-        {**t, "refId": chr(ord("A") + i)} if "refId" not in t else t for i, t in enumerate(targets)
-    ]
-    panel.update(before_field_config or {})
-    panel["fieldConfig"] = {"defaults": field_defaults, "overrides": overrides}
-    panel["options"] = copy.deepcopy(options)
-    panel.update(after_options or {})
-    x, y, w, h = grid
-    panel["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
-    if runbook is not None:
-        panel["links"] = [{"title": "Runbook", "url": "${runbook}#" + runbook, "targetBlank": True}]
-    return panel
-
-
-def stat(
-    title: str,
-    description: str,
-    targets: list[Json],
-    *,
-    grid: tuple[int, int, int, int],
-    unit: str = "short",
-    thresholds: Json | None = None,
-    named: bool = False,
-    runbook: str | None = None,
-) -> Json:
-    """A single number (one per target, `named` by their legends), coloured by its thresholds
-    (green below the first step)."""
-    defaults: Json = {"unit": unit, "thresholds": thresholds or steps(("green", None))}
-    options = {**STAT_OPTIONS, "textMode": "value_and_name"} if named else STAT_OPTIONS
-    return _panel("stat", title, description, targets, grid, defaults, [], options, runbook)
-
-
-def timeseries(
-    title: str,
-    description: str,
-    targets: list[Json],
-    *,
-    grid: tuple[int, int, int, int],
-    unit: str = "short",
-    minimum: float | None = 0,
-    custom: Json | None = None,
-    thresholds: Json | None = None,
-    overrides: list[Json] | None = None,
-    repeat: str | None = None,
-    runbook: str | None = None,
-) -> Json:
-    """Lines over time (`custom` changes the line style); `repeat` makes one panel per value of
-    that variable, four to a row."""
-    defaults: Json = {"unit": unit, "custom": {**LINE, **(custom or {})}}
-    if minimum is not None:
-        defaults["min"] = minimum
-    if thresholds is not None:
-        defaults["thresholds"] = thresholds
-    after = {"repeat": repeat, "repeatDirection": "h", "maxPerRow": 4} if repeat else None
-    return _panel(
-        "timeseries",
-        title,
-        description,
-        targets,
-        grid,
-        defaults,
-        overrides or [],
-        TIMESERIES_OPTIONS,
-        runbook,
-        after_options=after,
-    )
-
-
-def table(
-    title: str,
-    description: str | None,
-    targets: list[Json],
-    *,
-    grid: tuple[int, int, int, int],
-    transformations: list[Json],
-    field_defaults: Json,
-    overrides: list[Json],
-    options: Json,
-    runbook: str | None = None,
-) -> Json:
-    """A table of instant query results, shaped by Grafana's transformations."""
-    return _panel(
-        "table",
-        title,
-        description,
-        targets,
-        grid,
-        field_defaults,
-        overrides,
-        options,
-        runbook,
-        before_field_config={"transformations": transformations},
-    )
-
-
-def row(title: str, y: int) -> Json:
-    """A row header across the dashboard at height `y`."""
-    return {
-        "type": "row",
-        "title": title,
-        "collapsed": False,
-        "panels": [],
-        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-    }
-
-
-def query_variable(name: str, label: str, query: str, **extra: Any) -> Json:
-    """A variable whose values are `label_values(selector, label)` from Prometheus."""
-    variable: Json = {
-        "type": "query",
-        "name": name,
-        "label": label,
-        "datasource": DATASOURCE,
-        "query": {
-            "query": query,
-            "refId": "PrometheusVariableQueryEditor-VariableQuery",
-            "qryType": 1,
-        },
-        "definition": query,
-        "refresh": 2,
-        "sort": 1,
-        "multi": False,
-        "includeAll": False,
-    }
-    variable.update(extra)
-    variable.update({"current": variable.pop("current", {}), "options": [], "hide": 0})
-    return variable
-
-
-DATASOURCE_VARIABLE: Json = {
-    "type": "datasource",
-    "name": "datasource",
-    "label": "Prometheus",
-    "query": "prometheus",
-    "regex": "",
-    # An import replaces this with the Prometheus chosen for DS_PROMETHEUS; provisioned, it
-    # names no datasource, and Grafana takes the default Prometheus.
-    "current": {"text": "${DS_PROMETHEUS}", "value": "${DS_PROMETHEUS}"},
-    "options": [],
-    "refresh": 1,
-    "hide": 0,
-    "includeAll": False,
-    "multi": False,
-}
-RUNBOOK_VARIABLE: Json = {
-    "type": "textbox",
-    "name": "runbook",
-    "label": "Runbook",
-    "description": "Where docs/runbook.md is served: panel links go to its sections.",
-    "query": "docs/runbook.md",
-    "current": {"text": "docs/runbook.md", "value": "docs/runbook.md"},
-    "options": [{"selected": True, "text": "docs/runbook.md", "value": "docs/runbook.md"}],
-    "hide": 2,
-}
+RUNBOOK = "docs/runbook.md"
+# An import replaces this with the Prometheus chosen for the DS_PROMETHEUS input; provisioned,
+# it names no datasource, and Grafana takes the default Prometheus.
 INPUTS: list[Json] = [
     {
         "name": "DS_PROMETHEUS",
@@ -243,81 +56,396 @@ INPUTS: list[Json] = [
         "pluginName": "Prometheus",
     }
 ]
-BUILT_IN_ANNOTATION: Json = {
-    "builtIn": 1,
-    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-    "enable": True,
-    "hide": True,
-    "iconColor": "rgba(0, 211, 255, 1)",
-    "name": "Annotations & Alerts",
-    "type": "dashboard",
-}
 
 
-def annotation(name: str, expr: str, colour: str, title: str, text: str, tag_keys: str) -> Json:
-    """Marks on every time series from a PromQL query: one per series and step it is non-empty."""
-    return {
-        "name": name,
-        "datasource": DATASOURCE,
-        "enable": True,
-        "iconColor": colour,
-        "expr": expr,
-        "step": "60s",
-        "titleFormat": title,
-        "textFormat": text,
-        "tagKeys": tag_keys,
-        "useValueForTime": False,
-    }
+# --- what the SDK's models lack ---------------------------------------------------------------
+
+
+class _PrometheusAnnotationModel(dm.AnnotationQuery):
+    """Grafana's annotation with the fields its Prometheus datasource reads."""
+
+    step: str | None = None
+    title_format: str | None = None
+    text_format: str | None = None
+    tag_keys: str | None = None
+    use_value_for_time: bool | None = None
+
+    def to_json(self) -> dict[str, object]:
+        payload = super().to_json()
+        extra = {
+            "step": self.step,
+            "titleFormat": self.title_format,
+            "textFormat": self.text_format,
+            "tagKeys": self.tag_keys,
+            "useValueForTime": self.use_value_for_time,
+        }
+        payload.update({k: v for k, v in extra.items() if v is not None})
+        return payload
+
+
+class PrometheusAnnotation(db.AnnotationQuery):
+    """Marks on every time series from a PromQL query: one per series and step it is non-empty;
+    each mark's title, text and tags come from the series' labels."""
+
+    _internal: _PrometheusAnnotationModel
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._internal = _PrometheusAnnotationModel()
+        self.name(name).datasource(DATASOURCE).enable(True)
+
+    def step(self, step: str) -> Self:
+        self._internal.step = step
+        return self
+
+    def title_format(self, title_format: str) -> Self:
+        self._internal.title_format = title_format
+        return self
+
+    def text_format(self, text_format: str) -> Self:
+        self._internal.text_format = text_format
+        return self
+
+    def tag_keys(self, *labels: str) -> Self:
+        self._internal.tag_keys = ",".join(labels)
+        return self
+
+    def use_value_for_time(self, use_value_for_time: bool) -> Self:
+        self._internal.use_value_for_time = use_value_for_time
+        return self
+
+
+class _PrometheusVariableModel(dm.VariableModel):
+    definition: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        payload = super().to_json()
+        if self.definition is not None:
+            payload["definition"] = self.definition
+        return payload
+
+
+class PrometheusVariable(db.QueryVariable):
+    """A query variable whose values are `label_values(selector, label)` from Prometheus."""
+
+    _internal: _PrometheusVariableModel
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._internal = _PrometheusVariableModel(type_val=dm.VariableType.QUERY, name=name)
+
+    def label_values(self, selector: str, label: str) -> Self:
+        text = f"label_values({selector}, {label})"
+        self._internal.definition = text
+        return self.query(
+            {
+                "query": text,
+                "refId": "PrometheusVariableQueryEditor-VariableQuery",
+                "qryType": 1,
+            }
+        )
+
+
+# --- what every panel shares ------------------------------------------------------------------
+
+
+def steps(*pairs: tuple[str, float | None]) -> db.ThresholdsConfig:
+    """Absolute thresholds: (colour, from value), the first from None."""
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(color=c, value=v) for c, v in pairs])
+    )
+
+
+def target(expr: str, legend: str = "__auto", *, table: bool = False) -> prometheus.Dataquery:
+    """A PromQL query of a panel (`table`: one instant result per series, for a table); its
+    refId is given by the panel (A, B, ...)."""
+    query = prometheus.Dataquery().expr(expr).legend_format(legend).datasource(DATASOURCE)
+    if table:
+        query = query.instant().format(PromQueryFormat.TABLE)
+    return query
+
+
+PanelBuilder = stat_panel.Panel | timeseries_panel.Panel | table_panel.Panel
+
+
+def _common(
+    panel: PanelBuilder,
+    title: str,
+    description: str | None,
+    targets: list[prometheus.Dataquery],
+    grid: Grid,
+    runbook: str | None,
+) -> None:
+    """Title, queries, datasource, place and runbook link, alike for every kind of panel."""
+    panel.title(title).datasource(DATASOURCE)
+    if description is not None:
+        panel.description(description)
+    for number, query in enumerate(targets):
+        panel.with_target(query.ref_id(chr(ord("A") + number)))
+    x, y, w, h = grid
+    panel.grid_pos(dm.GridPos(x=x, y=y, w=w, h=h))
+    if runbook is not None:
+        panel.links([db.DashboardLink("Runbook").url("${runbook}#" + runbook).target_blank(True)])
+
+
+def stat(
+    title: str,
+    description: str,
+    targets: list[prometheus.Dataquery],
+    *,
+    grid: Grid,
+    unit: str = "short",
+    thresholds: db.ThresholdsConfig | None = None,
+    named: bool = False,
+    runbook: str | None = None,
+) -> stat_panel.Panel:
+    """A single number (one per target, `named` by their legends), coloured by its thresholds
+    (green below the first step)."""
+    panel = (
+        stat_panel.Panel()
+        .unit(unit)
+        .thresholds(thresholds or steps(("green", None)))
+        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False))
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .graph_mode(cm.BigValueGraphMode.AREA)
+        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME if named else cm.BigValueTextMode.VALUE)
+    )
+    _common(panel, title, description, targets, grid, runbook)
+    return panel
+
+
+def timeseries(
+    title: str,
+    description: str,
+    targets: list[prometheus.Dataquery],
+    *,
+    grid: Grid,
+    unit: str = "short",
+    minimum: float | None = 0,
+    thresholds: db.ThresholdsConfig | None = None,
+    threshold_line: bool = False,
+    stacked: bool = False,
+    bars: bool = False,
+    dashed: str | None = None,
+    repeat: str | None = None,
+    runbook: str | None = None,
+) -> timeseries_panel.Panel:
+    """Lines over time: thin, lightly filled, no points (`bars`: stacked bars instead);
+    `threshold_line` draws the thresholds as lines, `stacked` stacks the series, `dashed` draws
+    the series matching that regexp (e.g. the expected values) dashed, and `repeat` makes one
+    panel per value of that variable, four to a row."""
+    panel = (
+        timeseries_panel.Panel()
+        .unit(unit)
+        .legend(
+            cb.VizLegendOptions()
+            .display_mode(cm.LegendDisplayMode.LIST)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+        .tooltip(
+            cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+        )
+        .draw_style(cm.GraphDrawStyle.BARS if bars else cm.GraphDrawStyle.LINE)
+        .line_width(1)
+        .fill_opacity(60 if bars else 10)
+        .show_points(cm.VisibilityMode.NEVER)
+        .span_nulls(False)
+    )
+    if minimum is not None:
+        panel.min(minimum)
+    if thresholds is not None:
+        panel.thresholds(thresholds)
+    if threshold_line:
+        panel.thresholds_style(
+            cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.LINE)
+        )
+    if stacked or bars:
+        panel.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL).group("A"))
+    if dashed is not None:
+        style = cm.LineStyle(fill="dash", dash=[10, 10])
+        panel.override_by_regexp(dashed, [dm.DynamicConfigValue("custom.lineStyle", style)])
+    if repeat is not None:
+        panel.repeat(repeat).repeat_direction("h").max_per_row(4)
+    _common(panel, title, description, targets, grid, runbook)
+    return panel
+
+
+def table(
+    title: str,
+    description: str | None,
+    targets: list[prometheus.Dataquery],
+    *,
+    grid: Grid,
+    transformations: list[dm.DataTransformerConfig],
+    runbook: str | None = None,
+) -> table_panel.Panel:
+    """A table of instant query results, shaped by Grafana's transformations; its header shown
+    (columns, cell heights and overrides are the caller's)."""
+    panel = table_panel.Panel().transformations(transformations).show_header(True)
+    _common(panel, title, description, targets, grid, runbook)
+    return panel
+
+
+def transform(kind: str, **options: Any) -> dm.DataTransformerConfig:
+    """One of Grafana's transformations (merge, organize, sortBy, ...) with its options."""
+    return dm.DataTransformerConfig(id_val=kind, options=options)
+
+
+def links_to_country() -> list[dm.DynamicConfigValue]:
+    """A field override's properties: each value links to its country's dashboard."""
+    url = "/d/rw-country/restrictwatch-country?var-country=${__value.raw}"
+    return [dm.DynamicConfigValue("links", [{"title": "Country dashboard", "url": url}])]
+
+
+def row(title: str, y: int) -> db.Row:
+    """A row header across the dashboard at height `y`."""
+    return db.Row(title).grid_pos(dm.GridPos(x=0, y=y, w=24, h=1))
+
+
+def query_variable(
+    name: str,
+    label: str,
+    selector: str,
+    values_of: str,
+    *,
+    several: bool = False,
+    all_value: str | None = None,
+    all_by_default: bool = False,
+) -> PrometheusVariable:
+    """A variable whose values are `label_values(selector, values_of)`, refreshed with the time
+    range and sorted; `several`: any number of them or All (`all_value` the regexp All stands
+    for)."""
+    variable = (
+        PrometheusVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .label_values(selector, values_of)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(several)
+        .include_all(several)
+        .options([])
+        .hide(dm.VariableHide.DONT_HIDE)
+    )
+    if all_value is not None:
+        variable.all_value(all_value)
+    if all_by_default:
+        variable.current(dm.VariableOption(text=["All"], value=["$__all"]))
+    return variable
+
+
+def datasource_variable() -> db.DatasourceVariable:
+    """The Prometheus every query goes to: on import, the one chosen for DS_PROMETHEUS."""
+    return (
+        db.DatasourceVariable("datasource")
+        .label("Prometheus")
+        .type("prometheus")
+        .regex("")
+        .current(dm.VariableOption(text="${DS_PROMETHEUS}", value="${DS_PROMETHEUS}"))
+        .multi(False)
+        .include_all(False)
+        .hide(dm.VariableHide.DONT_HIDE)
+    )
+
+
+def runbook_variable() -> db.TextBoxVariable:
+    """Hidden: where docs/runbook.md is served, for the panels' links to its sections."""
+    return (
+        db.TextBoxVariable("runbook")
+        .label("Runbook")
+        .description("Where docs/runbook.md is served: panel links go to its sections.")
+        .default_value(RUNBOOK)
+        .current(dm.VariableOption(text=RUNBOOK, value=RUNBOOK))
+        .options([dm.VariableOption(selected=True, text=RUNBOOK, value=RUNBOOK)])
+        .hide(dm.VariableHide.HIDE_VARIABLE)
+    )
+
+
+def annotation(
+    name: str, expr: str, colour: str, title: str, text: str, *tag_keys: str
+) -> PrometheusAnnotation:
+    """Marks from a PromQL query, evaluated every minute, titled, described and tagged from
+    each series' labels."""
+    return (
+        PrometheusAnnotation(name)
+        .icon_color(colour)
+        .expr(expr)
+        .step("60s")
+        .title_format(title)
+        .text_format(text)
+        .tag_keys(*tag_keys)
+        .use_value_for_time(False)
+    )
+
+
+def built_in_annotation() -> db.AnnotationQuery:
+    """Grafana's own annotations and alerts, hidden from the toggles as Grafana keeps them."""
+    return (
+        db.AnnotationQuery()
+        .name("Annotations & Alerts")
+        .datasource(dm.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+        .enable(True)
+        .hide(True)
+        .icon_color("rgba(0, 211, 255, 1)")
+        .type("dashboard")
+        .built_in(1)
+    )
 
 
 def dashboard(
     uid: str,
     title: str,
     description: str,
-    panels: list[Json],
+    panels: list[PanelBuilder | db.Row],
     *,
     since: str = "now-24h",
-    variables: list[Json] = (),  # type: ignore[assignment]
-    annotations: list[Json] = (),  # type: ignore[assignment]
-) -> Json:
+    variables: Sequence[Builder[dm.VariableModel]] = (),
+    annotations: Sequence[Builder[dm.AnnotationQuery]] = (),
+) -> db.Dashboard:
     """A dashboard of `panels` (ids given in order), with the datasource variable first and the
     runbook's address last, and links to the other restrictwatch dashboards and the runbook."""
+    board = (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags([TAG])
+        .editable()
+        .version(1)
+        .timezone("utc")
+        .refresh("30s")
+        .time(since, "now")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .links(
+            [
+                db.DashboardLink("restrictwatch")
+                .type(dm.DashboardLinkType.DASHBOARDS)
+                .tags([TAG])
+                .as_dropdown(True),
+                db.DashboardLink("Runbook")
+                .type(dm.DashboardLinkType.LINK)
+                .url("${runbook}")
+                .icon("doc")
+                .target_blank(True),
+            ]
+        )
+        .variables([datasource_variable(), *variables, runbook_variable()])
+        .annotations([built_in_annotation(), *annotations])
+    )
     for number, panel in enumerate(panels, start=1):
-        grid = panel.pop("gridPos")
-        links = panel.pop("links", None)
-        panel.update({"id": number, "gridPos": grid})
-        if links is not None:
-            panel["links"] = links
-    return {
-        "__inputs": INPUTS,
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": [TAG],
-        "editable": True,
-        "schemaVersion": SCHEMA_VERSION,
-        "version": 1,
-        "timezone": "utc",
-        "refresh": "30s",
-        "time": {"from": since, "to": "now"},
-        "graphTooltip": 1,
-        "links": [
-            {"type": "dashboards", "tags": [TAG], "title": "restrictwatch", "asDropdown": True},
-            {
-                "type": "link",
-                "title": "Runbook",
-                "url": "${runbook}",
-                "icon": "doc",
-                "targetBlank": True,
-            },
-        ],
-        "templating": {"list": [DATASOURCE_VARIABLE, *variables, RUNBOOK_VARIABLE]},
-        "annotations": {"list": [BUILT_IN_ANNOTATION, *annotations]},
-        "panels": panels,
-    }
+        if isinstance(panel, db.Row):
+            board.with_row(panel.id(number))
+        else:
+            board.with_panel(panel.id(number))
+    return board
 
 
-def overview() -> Json:
+# --- the dashboards ---------------------------------------------------------------------------
+
+
+def overview() -> db.Dashboard:
     """Restrictions detected now and over time, all countries."""
     return dashboard(
         "rw-overview",
@@ -358,80 +486,56 @@ def overview() -> Json:
                 [
                     target(
                         "max by (country, kind, platforms, asns) (rw_active_restriction_started_timestamp_seconds) * 1000",
-                        instant=True,
-                        range=False,
-                        format="table",
+                        table=True,
                     ),
                     target(
                         "max by (country, kind, platforms, asns) (rw_active_restriction_severity_ratio)",
-                        instant=True,
-                        range=False,
-                        format="table",
+                        table=True,
                     ),
                 ],
                 grid=(0, 6, 24, 9),
                 transformations=[
-                    {"id": "merge", "options": {}},
-                    {
-                        "id": "organize",
-                        "options": {
-                            "excludeByName": {"Time": True},
-                            "indexByName": {
-                                "country": 0,
-                                "kind": 1,
-                                "platforms": 2,
-                                "asns": 3,
-                                "Value #A": 4,
-                                "Value #B": 5,
-                            },
-                            "renameByName": {
-                                "country": "Country",
-                                "kind": "Kind",
-                                "platforms": "Platforms",
-                                "asns": "Networks (ASN)",
-                                "Value #A": "Started",
-                                "Value #B": "Severity",
-                            },
+                    transform("merge"),
+                    transform(
+                        "organize",
+                        excludeByName={"Time": True},
+                        indexByName={
+                            "country": 0,
+                            "kind": 1,
+                            "platforms": 2,
+                            "asns": 3,
+                            "Value #A": 4,
+                            "Value #B": 5,
                         },
-                    },
-                    {"id": "sortBy", "options": {"sort": [{"field": "Started", "desc": True}]}},
+                        renameByName={
+                            "country": "Country",
+                            "kind": "Kind",
+                            "platforms": "Platforms",
+                            "asns": "Networks (ASN)",
+                            "Value #A": "Started",
+                            "Value #B": "Severity",
+                        },
+                    ),
+                    transform("sortBy", sort=[{"field": "Started", "desc": True}]),
                 ],
-                field_defaults={"custom": {"align": "auto"}},
-                overrides=[
-                    {
-                        "matcher": {"id": "byName", "options": "Started"},
-                        "properties": [{"id": "unit", "value": "dateTimeAsIso"}],
-                    },
-                    {
-                        "matcher": {"id": "byName", "options": "Severity"},
-                        "properties": [
-                            {"id": "unit", "value": "percentunit"},
-                            {
-                                "id": "custom.cellOptions",
-                                "value": {"type": "gauge", "mode": "basic"},
-                            },
-                            {"id": "min", "value": 0},
-                            {"id": "max", "value": 1},
-                        ],
-                    },
-                    {
-                        "matcher": {"id": "byName", "options": "Country"},
-                        "properties": [
-                            {
-                                "id": "links",
-                                "value": [
-                                    {
-                                        "title": "Country dashboard",
-                                        "url": "/d/rw-country/restrictwatch-country?var-country=${__value.raw}",
-                                    }
-                                ],
-                            }
-                        ],
-                    },
-                ],
-                options={"showHeader": True, "cellHeight": "sm"},
                 runbook="restrictionactive",
-            ),
+            )
+            .align(cm.FieldTextAlignment.AUTO)
+            .cell_height(cm.TableCellHeight.SM)
+            .override_by_name("Started", [dm.DynamicConfigValue("unit", "dateTimeAsIso")])
+            .override_by_name(
+                "Severity",
+                [
+                    dm.DynamicConfigValue("unit", "percentunit"),
+                    dm.DynamicConfigValue(
+                        "custom.cellOptions",
+                        cm.TableBarGaugeCellOptions(mode=cm.BarGaugeDisplayMode.BASIC),
+                    ),
+                    dm.DynamicConfigValue("min", 0),
+                    dm.DynamicConfigValue("max", 1),
+                ],
+            )
+            .override_by_name("Country", links_to_country()),
             timeseries(
                 "Events over time",
                 "Event messages emitted per interval, by kind and lifecycle status.",
@@ -442,11 +546,7 @@ def overview() -> Json:
                     )
                 ],
                 grid=(0, 15, 12, 8),
-                custom={
-                    "drawStyle": "bars",
-                    "fillOpacity": 60,
-                    "stacking": {"mode": "normal", "group": "A"},
-                },
+                bars=True,
             ),
             timeseries(
                 "Countries affected",
@@ -465,7 +565,7 @@ def overview() -> Json:
                 "Open incidents by kind, all countries.",
                 [target("sum by (kind) (country_kind:rw_active_restrictions:max)", "{{kind}}")],
                 grid=(0, 23, 12, 8),
-                custom={"stacking": {"mode": "normal", "group": "A"}},
+                stacked=True,
             ),
             timeseries(
                 "Open restrictions by country",
@@ -477,54 +577,30 @@ def overview() -> Json:
                     )
                 ],
                 grid=(12, 23, 12, 8),
-                custom={"stacking": {"mode": "normal", "group": "A"}},
+                stacked=True,
             ),
             table(
                 "Current incidents (events API)",
                 "Incidents whose latest message in the events API is not resolved, per country and kind (rw_api_incidents_open). Details: GET /v1/incidents/current.",
-                [
-                    target(
-                        "sum by (country, kind) (rw_api_incidents_open) > 0",
-                        instant=True,
-                        range=False,
-                        format="table",
-                    )
-                ],
+                [target("sum by (country, kind) (rw_api_incidents_open) > 0", table=True)],
                 grid=(0, 31, 24, 8),
                 transformations=[
-                    {
-                        "id": "organize",
-                        "options": {
-                            "excludeByName": {"Time": True},
-                            "indexByName": {"country": 0, "kind": 1, "Value": 2},
-                            "renameByName": {
-                                "country": "Country",
-                                "kind": "Kind",
-                                "Value": "Open incidents",
-                            },
+                    transform(
+                        "organize",
+                        excludeByName={"Time": True},
+                        indexByName={"country": 0, "kind": 1, "Value": 2},
+                        renameByName={
+                            "country": "Country",
+                            "kind": "Kind",
+                            "Value": "Open incidents",
                         },
-                    },
-                    {"id": "sortBy", "options": {"sort": [{"field": "Country", "desc": False}]}},
+                    ),
+                    transform("sortBy", sort=[{"field": "Country", "desc": False}]),
                 ],
-                field_defaults={"custom": {"align": "auto"}},
-                overrides=[
-                    {
-                        "matcher": {"id": "byName", "options": "Country"},
-                        "properties": [
-                            {
-                                "id": "links",
-                                "value": [
-                                    {
-                                        "title": "Country dashboard",
-                                        "url": "/d/rw-country/restrictwatch-country?var-country=${__value.raw}",
-                                    }
-                                ],
-                            }
-                        ],
-                    }
-                ],
-                options={"showHeader": True, "cellHeight": "sm"},
-            ),
+            )
+            .align(cm.FieldTextAlignment.AUTO)
+            .cell_height(cm.TableCellHeight.SM)
+            .override_by_name("Country", links_to_country()),
         ],
         annotations=[
             annotation(
@@ -533,13 +609,14 @@ def overview() -> Json:
                 "red",
                 "{{kind}} in {{country}}",
                 "platforms: {{platforms}}",
-                "country,kind",
+                "country",
+                "kind",
             )
         ],
     )
 
 
-def country() -> Json:
+def country() -> db.Dashboard:
     """One country: observed vs expected per platform and network, anomaly scores, and its events."""
     return dashboard(
         "rw-country",
@@ -593,7 +670,7 @@ def country() -> Json:
                     ),
                 ],
                 grid=(0, 5, 24, 8),
-                overrides=[dashed("expected.*")],
+                dashed="expected.*",
             ),
             row("Platforms", 13),
             timeseries(
@@ -607,7 +684,7 @@ def country() -> Json:
                 ],
                 grid=(0, 14, 12, 8),
                 unit="percentunit",
-                custom={"thresholdsStyle": {"mode": "line"}},
+                threshold_line=True,
                 thresholds=steps(("green", None), ("red", 0.45)),
             ),
             timeseries(
@@ -625,7 +702,7 @@ def country() -> Json:
                 ],
                 grid=(12, 14, 12, 8),
                 unit="percentunit",
-                overrides=[dashed(".* expected")],
+                dashed=".* expected",
             ),
             timeseries(
                 "$platform: observed vs expected",
@@ -671,7 +748,7 @@ def country() -> Json:
                 ],
                 grid=(12, 30, 12, 8),
                 unit="percentunit",
-                overrides=[dashed(".* expected")],
+                dashed=".* expected",
             ),
             timeseries(
                 "AS$asn: observed vs expected",
@@ -701,7 +778,7 @@ def country() -> Json:
                 ],
                 grid=(0, 46, 12, 8),
                 minimum=None,
-                custom={"thresholdsStyle": {"mode": "line"}},
+                threshold_line=True,
                 thresholds=steps(("red", None), ("transparent", -3)),
             ),
             timeseries(
@@ -709,7 +786,7 @@ def country() -> Json:
                 "",
                 [target('sum by (signal) (rw_anomalous_series{country="$country"})', "{{signal}}")],
                 grid=(12, 46, 12, 8),
-                custom={"stacking": {"mode": "normal", "group": "A"}},
+                stacked=True,
             ),
             row("Regions", 54),
             timeseries(
@@ -723,25 +800,25 @@ def country() -> Json:
                 ],
                 grid=(0, 55, 24, 8),
                 unit="percentunit",
-                custom={"thresholdsStyle": {"mode": "line"}},
+                threshold_line=True,
                 thresholds=steps(("green", None), ("red", 0.4)),
             ),
         ],
         variables=[
-            query_variable("country", "Country", "label_values(rw_series_tracked, country)"),
+            query_variable("country", "Country", "rw_series_tracked", "country"),
             query_variable(
                 "platform",
                 "Platform",
-                'label_values(rw_series_observed{country="$country", region="", signal="traffic", asn="", platform!=""}, platform)',
-                multi=True,
-                includeAll=True,
+                'rw_series_observed{country="$country", region="", signal="traffic", asn="", platform!=""}',
+                "platform",
+                several=True,
             ),
             query_variable(
                 "asn",
                 "Network (ASN)",
-                'label_values(rw_series_observed{country="$country", region="", signal="traffic", asn!="", platform=""}, asn)',
-                multi=True,
-                includeAll=True,
+                'rw_series_observed{country="$country", region="", signal="traffic", asn!="", platform=""}',
+                "asn",
+                several=True,
             ),
         ],
         annotations=[
@@ -751,7 +828,8 @@ def country() -> Json:
                 "orange",
                 "{{kind}} {{status}}",
                 "event messages emitted",
-                "kind,status",
+                "kind",
+                "status",
             ),
             annotation(
                 "Restriction alerts",
@@ -765,7 +843,7 @@ def country() -> Json:
     )
 
 
-def service_health() -> Json:
+def service_health() -> db.Dashboard:
     """Is restrictwatch keeping up: throughput, latency, lag, dead letters, silent sources; per worker with the Worker variable."""
     return dashboard(
         "rw-service-health",
@@ -870,7 +948,7 @@ def service_health() -> Json:
                 ],
                 grid=(0, 15, 8, 8),
                 unit="s",
-                custom={"thresholdsStyle": {"mode": "line"}},
+                threshold_line=True,
                 thresholds=steps(("green", None), ("red", 1800)),
                 runbook="eventtimelaghigh",
             ),
@@ -896,7 +974,7 @@ def service_health() -> Json:
                     )
                 ],
                 grid=(16, 15, 8, 8),
-                custom={"thresholdsStyle": {"mode": "line"}},
+                threshold_line=True,
                 thresholds=steps(("green", None), ("red", 50000)),
                 runbook="consumerlaghigh",
             ),
@@ -912,7 +990,7 @@ def service_health() -> Json:
                 ],
                 grid=(0, 24, 12, 8),
                 unit="reqps",
-                custom={"stacking": {"mode": "normal", "group": "A"}},
+                stacked=True,
                 runbook="deadlettersrising",
             ),
             timeseries(
@@ -926,7 +1004,7 @@ def service_health() -> Json:
                 ],
                 grid=(12, 24, 12, 8),
                 unit="s",
-                custom={"thresholdsStyle": {"mode": "line"}},
+                threshold_line=True,
                 thresholds=steps(("green", None), ("red", 900)),
                 runbook="sourcesilent",
             ),
@@ -940,7 +1018,7 @@ def service_health() -> Json:
                     )
                 ],
                 grid=(0, 33, 8, 8),
-                custom={"stacking": {"mode": "normal", "group": "A"}},
+                stacked=True,
             ),
             timeseries(
                 "Detector state size",
@@ -953,7 +1031,7 @@ def service_health() -> Json:
                 ],
                 grid=(8, 33, 8, 8),
                 unit="bytes",
-                custom={"stacking": {"mode": "normal", "group": "A"}},
+                stacked=True,
             ),
             timeseries(
                 "Bins closed",
@@ -985,18 +1063,13 @@ def service_health() -> Json:
                 [
                     target(
                         'max by (instance, version, config_version) (rw_build_info{instance=~"$instance"})',
-                        instant=True,
-                        range=False,
-                        format="table",
+                        table=True,
                     )
                 ],
                 grid=(12, 41, 12, 8),
                 transformations=[
-                    {"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True}}}
+                    transform("organize", excludeByName={"Time": True, "Value": True})
                 ],
-                field_defaults={},
-                overrides=[],
-                options={"showHeader": True},
                 runbook="configreloadfailed",
             ),
         ],
@@ -1005,26 +1078,30 @@ def service_health() -> Json:
             query_variable(
                 "instance",
                 "Worker",
-                "label_values(rw_build_info, instance)",
-                multi=True,
-                includeAll=True,
-                allValue=".+",
-                current={"text": ["All"], "value": ["$__all"]},
+                "rw_build_info",
+                "instance",
+                several=True,
+                all_value=".+",
+                all_by_default=True,
             )
         ],
     )
 
 
-DASHBOARDS = {
+DASHBOARDS: dict[str, Callable[[], db.Dashboard]] = {
     "overview.json": overview,
     "country.json": country,
     "service-health.json": service_health,
 }
 
 
-def render(build: Any) -> str:
-    """A dashboard's file: its JSON, two-space indented, as Grafana exports it."""
-    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+def render(build: Callable[[], db.Dashboard]) -> str:
+    """A dashboard's file: its JSON as exported for import (the `__inputs` first), keys sorted
+    and two-space indented, as the SDK encodes it."""
+    exported = {"__inputs": INPUTS, **build().build().to_json()}
+    return (
+        json.dumps(exported, cls=JSONEncoder, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """Grafana provisioning and dashboards hang together: the datasource is a variable (no pinned
 uid), unique panel ids, every variable that is used is defined, panels link to runbook sections
-that exist, and every query names metrics that exist."""
+that exist, every query names metrics that exist, and the files are what their generator writes
+and read back as the SDK's dashboard model."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from tests.deploy.promql import (
     BUILTINS,
@@ -222,6 +226,34 @@ def test_the_checks_catch_a_broken_dashboard() -> None:
     next(p for p in panels(board) if p.get("links"))["links"][0]["url"] = "${runbook}#nowhere"
     with pytest.raises(AssertionError):
         test_panels_link_to_their_runbook_section(board)
+
+
+def test_the_dashboards_read_back_as_grafanas_dashboard_model(dashboard: dict[str, Any]) -> None:
+    """Each file decodes into grafana-foundation-sdk's dashboard model (the one its generator
+    builds) with every panel, its place and queries, every variable and annotation query."""
+    register_default_plugins()
+    decoded = json.loads(JSONEncoder().encode(Dashboard.from_json(dashboard)))
+
+    def shape(board: dict[str, Any]) -> Any:
+        queries = [
+            (
+                p["id"],
+                [(t["refId"], t["expr"], t.get("legendFormat")) for t in p.get("targets", [])],
+            )
+            for p in panels(board)
+        ]
+        return (
+            [
+                (p["id"], p["type"], p["title"], p["gridPos"], p.get("datasource"))
+                for p in panels(board)
+            ],
+            queries,
+            [(v["type"], v["name"], v.get("query")) for v in board["templating"]["list"]],
+            [(a["name"], a.get("expr")) for a in board["annotations"]["list"]],
+        )
+
+    assert shape(decoded) == shape(dashboard)
+    assert decoded["uid"] == dashboard["uid"] and decoded["schemaVersion"] == 39
 
 
 def generator() -> ModuleType:
