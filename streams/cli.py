@@ -70,7 +70,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             out.flush()
     print(summary_table(result), file=sys.stderr)
     if args.report:
-        index = write_report(Path(args.report), result, config, recorder)
+        index = write_report(Path(args.report), result, config, recorder, args.input)
         print(f"report: {index}", file=sys.stderr)
     return 0
 

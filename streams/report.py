@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from detectors.config import Config
+from detectors.events import format_duration
 from detectors.pipeline import Outcome, Pipeline
 from detectors.records import SeriesKey, parse_ts
 from streams.replay import ReplayResult, summary_table
@@ -243,8 +244,9 @@ def draw_incident(
         ax.axvspan(*_dates([start, end]), color=KIND_COLORS.get(latest["kind"], "red"), alpha=0.15)
         ax.axvline(_dates([parse_ts(latest["detected_at"])])[0], color="black", lw=0.6, ls=":")
         ax.set_title(
-            panel.title + (f"  (score {panel.score:.0f})" if panel.score else ""), fontsize=9
+            panel.title + (f"  (score {panel.score:.0f} sigmas)" if panel.score else ""), fontsize=9
         )
+        ax.set_ylabel(UNIT_LABELS.get(panel.unit, panel.unit), fontsize=8)
         ax.tick_params(labelsize=8)
         ax.set_ylim(bottom=0)
         if panel.unit == "share":
@@ -253,6 +255,8 @@ def draw_incident(
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     _date_axis(axes[0][0], hi - lo)  # shared by every panel
+    for ax in axes[-1]:
+        ax.set_xlabel("UTC", fontsize=8)
     for i, ax in enumerate(axes.flat):
         if i < len(panels) and i + cols >= len(panels):  # nothing drawn below: label the dates
             ax.tick_params(labelbottom=True)
@@ -336,6 +340,7 @@ def write_report(
     result: ReplayResult,
     config: Config,
     recorder: VerdictRecorder | None = None,
+    source: str | None = None,
 ) -> Path:
     """Write index.html, timeline.png and one PNG per incident into `directory`; returns the index.
 
@@ -366,13 +371,59 @@ def write_report(
                 plt.close(fig)
         sections.append(_incident_html(incident, image, omitted))
     index = directory / "index.html"
-    index.write_text(_page(result, incidents, sections), encoding="utf-8")
+    index.write_text(_page(result, incidents, sections, source), encoding="utf-8")
     return index
+
+
+UNIT_LABELS = {
+    "volume": "traffic per bin (feed's unit)",
+    "share": "share of probes succeeding",
+}
+SCORE_MEANING = (
+    "A score is the standardized deviation of a bin from what its series' model expected: how "
+    "many sigmas of the series' own noise it lies below (negative) or above expectation; an "
+    "incident needs at least min_sigmas below. In the evidence, the most extreme score over the "
+    "incident's anomalous bins."
+)
+
+
+def _evidence_html(evidence: list[dict[str, Any]]) -> str:
+    esc = html.escape
+
+    def cell(value: Any) -> str:
+        if value is None or value == "":
+            return "<td></td>"
+        if isinstance(value, float):
+            return f"<td>{value:g}</td>"
+        if isinstance(value, dict):
+            return "<td>" + esc(", ".join(f"{k} {n}" for k, n in value.items())) + "</td>"
+        return f"<td>{esc(str(value))}</td>"
+
+    columns = (
+        "signal",
+        "source",
+        "region",
+        "asn",
+        "platform",
+        "expected",
+        "observed",
+        "score",
+        "bins",
+        "failures",
+        "latency_ratio",
+        "reference",
+        "note",
+    )
+    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in columns)
+    rows = "".join("<tr>" + "".join(cell(ev.get(c)) for c in columns) + "</tr>" for ev in evidence)
+    return f"<h3>Evidence</h3><table><tr>{head}</tr>{rows}</table>"
 
 
 def _incident_html(incident: IncidentView, image: str | None, omitted: int) -> str:
     e = incident.latest
     esc = html.escape
+    started = parse_ts(e["started_at"])
+    duration = format_duration(parse_ts(e["ended_at"]) - started) if e["ended_at"] else "still open"
     rows = "".join(
         f"<tr><td>{m['seq']}</td><td>{esc(m['status'])}</td><td>{esc(m['emitted_at'])}</td>"
         f"<td>{m['severity']:.2f}</td><td>{m['confidence']:.2f}</td></tr>"
@@ -396,16 +447,27 @@ def _incident_html(incident: IncidentView, image: str | None, omitted: int) -> s
 <dt>platforms</dt><dd>{esc(", ".join(e["platforms"]) or "all")}</dd>
 <dt>networks</dt><dd>{esc(", ".join(f"AS{a}" for a in e["asns"]) or "all")}</dd>
 <dt>started</dt><dd>{esc(e["started_at"])}</dd>
+<dt>detected</dt><dd>{esc(e["detected_at"])}</dd>
 <dt>ended</dt><dd>{esc(e["ended_at"] or "still open")}</dd>
+<dt>duration</dt><dd>{esc(duration)}</dd>
+<dt>severity</dt><dd>{e["severity"]:.2f} (peak {e.get("peak_severity", e["severity"]):.2f})</dd>
 <dt>method</dt><dd>{esc(e.get("method") or "unknown")}</dd>
+<dt>config</dt><dd><code>{esc(e["config_version"])}</code></dd>
 </dl>
 {picture}{more}
+{_evidence_html(e["evidence"])}
 <table><tr><th>seq</th><th>status</th><th>emitted at</th><th>severity</th><th>confidence</th></tr>{rows}</table>
 </section>"""
 
 
-def _page(result: ReplayResult, incidents: list[IncidentView], sections: list[str]) -> str:
+def _page(
+    result: ReplayResult,
+    incidents: list[IncidentView],
+    sections: list[str],
+    source: str | None = None,
+) -> str:
     esc = html.escape
+    where = f" of <code>{esc(source)}</code>" if source else ""
     links = "".join(
         f'<li><a href="#{esc(v.event_id)}">{esc(v.latest["summary"])}</a> '
         f"({esc(v.latest['status'])})</li>"
@@ -429,8 +491,10 @@ pre {{ background: #f6f6f6; padding: 1em; }}
 </head>
 <body>
 <h1>restrictwatch replay report</h1>
-<p>{len(incidents)} incident(s) in {result.lines} records.
-Shaded: the incident, from its first anomalous bin to its recovery; dotted: when it was detected.</p>
+<p>{len(incidents)} incident(s) in {result.lines} records{where}.
+Shaded: the incident, from its first anomalous bin to its recovery; dotted: when it was detected.
+Times are UTC.</p>
+<p>{esc(SCORE_MEANING)}</p>
 <h2>Timeline</h2>
 <p><img src="timeline.png" alt="timeline of all events"></p>
 <ul>{links}</ul>

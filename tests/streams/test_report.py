@@ -174,3 +174,18 @@ def test_a_regional_incident_says_its_regions_and_its_panels_name_them(
     titles = [p.title for p in panels_for(first, "IQ", recorder.history)[0]]
     assert titles[0] == "IQ total traffic"
     assert any(t.startswith("traffic, IQ-BG") for t in titles)
+
+
+def test_the_index_says_what_a_score_is_and_lists_each_incidents_record(
+    recorded: tuple[ReplayResult, VerdictRecorder], config: Config, tmp_path: Path
+) -> None:
+    result, recorder = recorded
+    index = write_report(tmp_path / "report", result, config, recorder, "records.jsonl")
+    page = index.read_text()
+    latest = incidents_of(result.events)[0].latest
+    assert "many sigmas of the series" in page
+    assert "<code>records.jsonl</code>" in page
+    for field in ("detected_at", "config_version"):
+        assert latest[field] in page
+    assert "<dt>duration</dt><dd>~" in page
+    assert "<h3>Evidence</h3>" in page and page.count("<tr>") > len(latest["evidence"])
