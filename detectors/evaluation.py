@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from detectors.events import iso
+from detectors.events import iso, latest_messages
 
 OUTAGE = "network_outage"
 RESTRICTION = "platform_restriction"
@@ -109,12 +109,7 @@ class Detected:
 
 def final_events(messages: Iterable[Mapping[str, Any]]) -> list[Detected]:
     """The last state of every event: its message with the highest seq (re-emissions are equal)."""
-    last: dict[str, Mapping[str, Any]] = {}
-    for m in messages:
-        seen = last.get(m["event_id"])
-        if seen is None or m["seq"] >= seen["seq"]:
-            last[m["event_id"]] = m
-    return [Detected.from_message(m) for m in last.values()]
+    return [Detected.from_message(m) for m in latest_messages(messages).values()]
 
 
 def kind_match(event_kind: str, truth_kind: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,8 +93,12 @@ def summarize(
     return f"{what} {verb} {where} {when}"
 
 
-def validate_event(message: dict[str, Any]) -> None:
-    """Raise if a message breaks the published schema (used by tests and the CLI's self-checks)."""
-    from detectors.schemas import validator
-
-    validator("event.v1")(message)
+def latest_messages(messages: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Each incident's latest state: its message with the highest seq (a re-emitted one is equal),
+    by event_id in the order incidents first appear."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for m in messages:
+        seen = latest.get(m["event_id"])
+        if seen is None or m["seq"] >= seen["seq"]:
+            latest[m["event_id"]] = m
+    return latest

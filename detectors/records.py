@@ -6,14 +6,13 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from sys import intern
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 import pycountry
 
 from detectors.schemas import SchemaError, validator
 
-Signal = Literal["traffic", "reachability"]
 FAILURE_LAYERS: tuple[str, ...] = ("dns", "tcp", "tls", "http", "timeout")
 
 # Kosovo is in common use (XK) but not in ISO 3166-1.

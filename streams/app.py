@@ -175,7 +175,6 @@ def create_app(
         backlog=backlog,
     )
     app.rw_handler = handler  # type: ignore[attr-defined]
-    app.rw_observer = observer  # type: ignore[attr-defined]
     last_event: dict[int, Any] = {}  # partition -> its newest event
 
     def write_state(country: str, data: bytes) -> None:

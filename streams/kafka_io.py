@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from detectors.config import load_config
+from detectors.events import latest_messages
 from detectors.exceptions import ConfigError, RestrictwatchError
 from detectors.records import ERROR_TYPES, parse_ts
 from streams import logs
@@ -373,10 +374,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def current_incidents(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The latest message of each incident not yet resolved, in order of their first message."""
-    latest: dict[str, dict[str, Any]] = {}
-    for event in events:
-        latest[event["event_id"]] = event
-    return [e for e in latest.values() if e["status"] != "resolved"]
+    return [dict(e) for e in latest_messages(events).values() if e["status"] != "resolved"]
 
 
 def cmd_tail(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from typing import IO, Any
 import orjson
 
 from detectors.config import Config
+from detectors.events import latest_messages
 from detectors.pipeline import Outcome, Pipeline
 from detectors.records import Rejection
 
@@ -102,9 +103,7 @@ def summary_table(result: ReplayResult) -> str:
     ]
     width = max(len(r[0]) for r in rows)
     lines = ["replay summary", "-" * (width + 24)] + [f"{k.ljust(width)}  {v}" for k, v in rows]
-    incidents = {}
-    for e in result.events:
-        incidents[e["event_id"]] = e
+    incidents = latest_messages(result.events)
     if incidents:
         lines += ["", "incidents (latest message each):"]
         lines += [

@@ -17,3 +17,18 @@ def test_a_summary_names_the_platforms_or_says_all_traffic() -> None:
     assert summarize("throttling", "NG", [29465], [], T0, None).startswith(
         "All traffic throttled on AS29465 in Nigeria (NG) since"
     )
+
+
+def test_latest_messages_keep_each_incidents_highest_seq_in_order_of_first_appearance() -> None:
+    from detectors.events import latest_messages
+
+    messages = [
+        {"event_id": "b", "seq": 0},
+        {"event_id": "a", "seq": 0},
+        {"event_id": "b", "seq": 2},
+        {"event_id": "b", "seq": 1},  # an older message read again after a restart
+        {"event_id": "a", "seq": 0},  # a re-emission
+    ]
+    latest = latest_messages(messages)
+    assert list(latest) == ["b", "a"]
+    assert latest["b"]["seq"] == 2 and latest["a"]["seq"] == 0
