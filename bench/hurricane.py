@@ -24,10 +24,11 @@ import orjson
 import yaml
 
 from bench.markdown import replace_section
+from bench.real import cases
 from bench.real_data import REAL
 from detectors.config import Config, default_document, load_config, overlay, parse_config
-from detectors.evaluation import evaluate, final_events, parse_time
-from detectors.events import iso
+from detectors.evaluation import Detected, evaluate, parse_time
+from detectors.events import iso, latest_messages
 from streams.replay import replay
 
 DATA = REAL / "monash" / "usa-2020-08-31_HurrLaura.csv.gz"
@@ -82,9 +83,11 @@ def run(config: Config) -> dict[str, Any]:
     times = [parse_time(r["ts"]) for r in recs]
     horizon = max(times) + 3600
     quality = evaluate(result.events, rows, bin_seconds=3600, horizon=horizon)
+    latest = latest_messages(result.events)
     return {
-        "events": final_events(result.events),
-        "messages": result.events,
+        "latest": latest,
+        "events": [Detected.from_message(m) for m in latest.values()],
+        "cases": cases(result.events, rows, horizon),
         "quality": quality,
         "records": len(recs),
         "hours": (horizon - min(times)) / 3600,
@@ -121,35 +124,24 @@ def _config_section(name: str, outcome: dict[str, Any]) -> list[str]:
         "| label | kind | regions | start | end | found | event | delay | start err. | end err. |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    events = outcome["events"]
-    for row in outcome["truth"]:
-        if row["kind"] == "benign":
-            continue
-        start, end = parse_time(row["start"]), parse_time(row["end"])
-        regions = set(row.get("regions") or ())
-        hits = [
-            e
-            for e in events
-            if e.kind == row["kind"]
-            and (not e.regions or not regions or e.regions & regions)
-            and e.started_at < end
-            and e.end(end) > start
-        ]
-        if not hits:
-            cells = ["no", "", "", "", ""]
-        else:
-            first = min(hits, key=lambda e: e.detected_at)
-            cells = [
+    regions = {r["label"]: ", ".join(r.get("regions") or []) or "all" for r in outcome["truth"]}
+    for c in outcome["cases"]:
+        cells = (
+            [
                 "yes",
-                f"{first.kind} {','.join(sorted(first.regions)) or 'country-wide'}",
-                f"{(first.detected_at - start) / 3600:.0f} h",
-                f"{abs(min(e.started_at for e in hits) - start) / 3600:.0f} h",
-                f"{abs(max(e.end(end) for e in hits) - end) / 3600:.0f} h",
+                str(c.event_kind),
+                f"{(c.delay_s or 0) / 3600:.0f} h",
+                f"{(c.start_error_s or 0) / 3600:.0f} h",
+                f"{(c.end_error_s or 0) / 3600:.0f} h",
             ]
-        lines.append(
-            f"| {row['label']} | {row['kind']} | {', '.join(row.get('regions') or []) or 'all'} "
-            f"| {row['start'][:13]}h | {row['end'][:13]}h | " + " | ".join(cells) + " |"
+            if c.found
+            else ["no", "", "", "", ""]
         )
+        lines.append(
+            f"| {c.label} | {c.kind} | {regions[c.label]} | {iso(c.start)[:13]}h "
+            f"| {iso(c.end)[:13]}h | " + " | ".join(cells) + " |"
+        )
+    latest, events = outcome["latest"], outcome["events"]
     lines += [
         "",
         f"Every event ({len(events)}), with its final state:",
@@ -158,11 +150,10 @@ def _config_section(name: str, outcome: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for e in sorted(events, key=lambda e: e.started_at):
-        message = next(m for m in reversed(outcome["messages"]) if m["event_id"] == e.event_id)
         lines.append(
             f"| {e.event_id} | {e.kind} | {','.join(sorted(e.regions)) or 'country-wide'} "
             f"| {iso(e.started_at)} | {iso(e.ended_at) if e.ended_at else 'open'} "
-            f"| {message['summary']} |"
+            f"| {latest[e.event_id]['summary']} |"
         )
     if not events:
         lines.append("| (none) | | | | | |")

@@ -133,7 +133,7 @@ def classify_bin(
         by_region[v.key.region].append(v)
     areas: dict[str | None, dict[AreaUnit, Observation]] = {}
     for region, vs in by_region.items():
-        area_active = {u[:3] for u in map(unit_key, active) if u[3] == region}
+        area_active = {u[:3] for u in active if u[3] == region}
         areas[region] = _classify_area(vs, Judge(thresholds, area_active, hold))
     country = areas.get(None)
     if country is not None and len(areas) > 1:

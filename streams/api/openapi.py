@@ -50,7 +50,7 @@ def openapi_document(max_page_size: int, max_range_days: float, version: str) ->
                             "region",
                             "ISO 3166-2: incidents in this region, and its country's "
                             "country-wide ones",
-                            {"type": "string", "pattern": "^[A-Z]{2}-[A-Z0-9]{1,3}$"},
+                            {"$ref": f"{EVENT}/properties/regions/items"},
                         ),
                         _param("asn", "an affected network", {"type": "integer", "minimum": 1}),
                         _param("platform", "an affected platform", {"type": "string"}),

@@ -25,7 +25,6 @@ from detectors.schemas import load_schema
 DAY = 86400.0
 MAX_PLATFORM_CHARS = 64
 EVENT_FILTERS = ("country", "region", "asn", "platform", "kind", "status", "since", "until")
-REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 EVENTS_PARAMETERS = (*EVENT_FILTERS, "limit", "cursor")
 
 
@@ -106,7 +105,7 @@ def country(value: str, parameter: str = "country") -> str:
 
 
 def region(value: str) -> str:
-    if not REGION.fullmatch(value):
+    if not re.fullmatch(event_properties()["regions"]["items"]["pattern"], value):
         raise BadParameter("region", f"{value!r} is not an ISO 3166-2 code such as PK-BA")
     return value
 
