@@ -27,13 +27,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
 from bench.workers import start_worker, stop_worker
-from detectors.config import load_config
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import scenario
-from streams.app import STATE_TABLE
-from streams.handler import CheckpointPolicy, Inbound, RecordHandler
-from streams.kafka_io import _route, create_topics
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.config import load_config
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import scenario
+from restrictwatch.streams.app import STATE_TABLE
+from restrictwatch.streams.handler import CheckpointPolicy, Inbound, RecordHandler
+from restrictwatch.streams.kafka_io import _route, create_topics
+from restrictwatch.streams.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 29192

@@ -17,10 +17,10 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from detectors.config import load_config
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import SCENARIOS, scenario
-from streams.replay import replay
+from restrictwatch.detectors.config import load_config
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import SCENARIOS, scenario
+from restrictwatch.streams.replay import replay
 
 GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "replay.json"
 SEED = 1

@@ -26,10 +26,16 @@ import yaml
 from bench.markdown import replace_section
 from bench.real import cases
 from bench.real_data import REAL
-from detectors.config import Config, default_document, load_config, overlay, parse_config
-from detectors.evaluation import Detected, evaluate, parse_time
-from detectors.events import iso, latest_messages
-from streams.replay import replay
+from restrictwatch.detectors.config import (
+    Config,
+    default_document,
+    load_config,
+    overlay,
+    parse_config,
+)
+from restrictwatch.detectors.evaluation import Detected, evaluate, parse_time
+from restrictwatch.detectors.events import iso, latest_messages
+from restrictwatch.streams.replay import replay
 
 DATA = REAL / "monash" / "usa-2020-08-31_HurrLaura.csv.gz"
 TRUTH = REAL / "truth" / "truth-us-laura.jsonl"

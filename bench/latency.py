@@ -36,12 +36,12 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from bench.markdown import replace_section
 from bench.worker_perf import PORT, broker
 from bench.workers import start_worker, stop_worker
-from detectors.config import Config, load_config
-from detectors.pipeline import Pipeline
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import scenario
-from streams.kafka_io import _route, create_topics
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.config import Config, load_config
+from restrictwatch.detectors.pipeline import Pipeline
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import scenario
+from restrictwatch.streams.kafka_io import _route, create_topics
+from restrictwatch.streams.settings import WorkerSettings
 
 # One country each, on distinct partitions of 16 (murmur2 of the country key).
 SCENARIOS = (

@@ -43,10 +43,10 @@ import orjson
 from bench import nab_score
 from bench.markdown import replace_section
 from bench.real_data import REAL
-from detectors.config import Config, load_config
-from detectors.evaluation import final_events
-from streams.replay import replay
-from streams.report import VerdictRecorder
+from restrictwatch.detectors.config import Config, load_config
+from restrictwatch.detectors.evaluation import final_events
+from restrictwatch.streams.replay import replay
+from restrictwatch.streams.report import VerdictRecorder
 
 NAB = REAL / "nab"
 COUNTRY = "AQ"  # Antarctica: a known code no real feed of ours reports

@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 
 from bench.markdown import replace_section
-from detectors.config import load_config, parse_config
-from detectors.records import SeriesKey
-from detectors.series import Series
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import scenario
-from streams.replay import replay
+from restrictwatch.detectors.config import load_config, parse_config
+from restrictwatch.detectors.records import SeriesKey
+from restrictwatch.detectors.series import Series
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import scenario
+from restrictwatch.streams.replay import replay
 
 DAY = 86400
 
@@ -66,7 +66,7 @@ def _warm_series(kind: str, signal: str) -> Series:
     config = parse_config(data)
     key = SeriesKey(signal, "bench", "PK", None, "x" if signal == "reachability" else None)
     series = Series(key, config)
-    from detectors.series import ReachabilityBin, TrafficBin
+    from restrictwatch.detectors.series import ReachabilityBin, TrafficBin
 
     t = 1_700_000_000.0
     for i in range(14 * 288):  # two weeks of 5-minute bins
@@ -83,7 +83,7 @@ def bench_state() -> list[tuple[str, int]]:
     """Pickled bytes of one series' model after two weeks, per detector type."""
     rows = [("traffic: seasonal (default)", _warm_series("seasonal", "traffic"))]
     try:
-        import detectors.baselines  # noqa: F401
+        import restrictwatch.detectors.baselines  # noqa: F401
 
         for kind in ("moving_median", "cusum", "halfspacetrees"):
             rows.append((f"traffic: {kind} (baseline)", _warm_series(kind, "traffic")))
@@ -102,8 +102,8 @@ def rss_kib():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
-from detectors.config import load_config
-from detectors.pipeline import Pipeline
+from restrictwatch.detectors.config import load_config
+from restrictwatch.detectors.pipeline import Pipeline
 n = int(sys.argv[1])
 p = Pipeline(load_config())
 before = rss_kib()

@@ -15,16 +15,16 @@ import time
 from pathlib import Path
 
 from bench.markdown import replace_section
-from detectors.config import Config, config_as_yaml, load_config, parse_config
-from detectors.evaluation import ALL, KINDS, Quality
-from detectors.simulation.scenarios import (
+from restrictwatch.detectors.config import Config, config_as_yaml, load_config, parse_config
+from restrictwatch.detectors.evaluation import ALL, KINDS, Quality
+from restrictwatch.detectors.simulation.scenarios import (
     SETS,
     country_days,
     scenario,
     scenario_set,
     select_scenarios,
 )
-from streams.quality import Backtest, format_value, marker, run_backtest, scope_text
+from restrictwatch.streams.quality import Backtest, format_value, marker, run_backtest, scope_text
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 DETECTORS: tuple[tuple[str, str], ...] = (

@@ -25,8 +25,14 @@ import yaml
 from bench import real_data
 from bench.markdown import replace_section
 from bench.quality import DETECTORS
-from detectors.config import Config, config_as_yaml, default_document, overlay, parse_config
-from detectors.evaluation import (
+from restrictwatch.detectors.config import (
+    Config,
+    config_as_yaml,
+    default_document,
+    overlay,
+    parse_config,
+)
+from restrictwatch.detectors.evaluation import (
     BENIGN,
     Detected,
     Labeled,
@@ -36,8 +42,8 @@ from detectors.evaluation import (
     final_events,
     parse_time,
 )
-from detectors.events import iso
-from streams.replay import replay
+from restrictwatch.detectors.events import iso
+from restrictwatch.streams.replay import replay
 
 OVERLAY = real_data.REAL / "daily.yaml"
 TRUTH = real_data.REAL / "truth"

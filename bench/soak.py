@@ -37,9 +37,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.markdown import replace_section
 from bench.workers import start_worker, stop_worker
-from detectors.events import iso
-from streams.kafka_io import create_topics
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.events import iso
+from restrictwatch.streams.kafka_io import create_topics
+from restrictwatch.streams.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 29192

@@ -34,10 +34,10 @@ from bench.markdown import replace_section
 from bench.profile import summarize, table
 from bench.soak import Synthetic
 from bench.workers import start_worker
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import scenario
-from streams.kafka_io import _route
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import scenario
+from restrictwatch.streams.kafka_io import _route
+from restrictwatch.streams.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 29092
@@ -63,7 +63,7 @@ def synthetic_lines(series: int, cycles: int) -> Iterator[tuple[bytes, bytes]]:
 
 
 def load_synthetic(settings: WorkerSettings, series: int, cycles: int) -> int:
-    from streams.kafka_io import create_topics
+    from restrictwatch.streams.kafka_io import create_topics
 
     create_topics(settings)
     producer = KafkaProducer(
@@ -79,7 +79,7 @@ def load_synthetic(settings: WorkerSettings, series: int, cycles: int) -> int:
 
 
 def load(settings: WorkerSettings, names: list[str]) -> int:
-    from streams.kafka_io import create_topics
+    from restrictwatch.streams.kafka_io import create_topics
 
     create_topics(settings)
     producer = KafkaProducer(
@@ -152,8 +152,8 @@ def handler_without_faust(settings: WorkerSettings, total: int) -> float:
     budget) but not written, events not sent, offsets not committed."""
     from aiokafka.structs import TopicPartition as TP
 
-    from detectors.config import load_config
-    from streams.handler import Inbound, RecordHandler, backlog_seen
+    from restrictwatch.detectors.config import load_config
+    from restrictwatch.streams.handler import Inbound, RecordHandler, backlog_seen
 
     def take(consumer: Any) -> Callable[[list[Any]], None]:
         def backlog(topic: str, partition: int, last: int, since: float) -> bool | None:

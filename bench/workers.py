@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams.settings import WorkerSettings
+from restrictwatch.streams.settings import WorkerSettings
 
 
 def start_worker(
@@ -29,7 +29,7 @@ def start_worker(
         "RW_STATE_DIR": str(state_dir),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "restrictwatch.streams.cli", "worker"],
         env={**base, **env},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

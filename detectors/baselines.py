@@ -28,7 +28,7 @@ from typing import Any
 
 from river import anomaly, base, stats
 
-from detectors.config import Config, Thresholds
+from restrictwatch.detectors.config import Config, Thresholds
 
 DAY = 86400
 ALARM_Z = -10.0
@@ -51,7 +51,7 @@ class MovingMedian(base.AnomalyDetector):
     lies well below the daily median, inpainting at 80 % would replace every night by the median.
     The median is IODA's too: the upper one, `values[n // 2]`.
 
-    >>> from detectors.baselines import MovingMedian
+    >>> from restrictwatch.detectors.baselines import MovingMedian
     >>> model = MovingMedian(window_seconds=3600, bin_seconds=300)
     >>> for i in range(12):
     ...     _ = model.assess(i * 300.0, 100.0)
@@ -172,7 +172,7 @@ class Cusum(base.AnomalyDetector):
     every bin, as in OONI's detector: freezing them during an alarm (the textbook in-control
     reference) turned every nightly trough of a diurnal series into an hours-long false outage.
 
-    >>> from detectors.baselines import Cusum
+    >>> from restrictwatch.detectors.baselines import Cusum
     >>> model = Cusum(warmup_seconds=3600)
     >>> for i in range(24):
     ...     _ = model.assess(i * 300.0, 1000.0 + (i % 2) * 50)
@@ -255,7 +255,7 @@ class HalfSpaceTreesDetector(base.AnomalyDetector):
     bins score nearly as high as an outage (on iq-exam-shutdowns, 107 of 120 outage bins flagged
     with 40 false bins, against 120 of 120 with 5 for the value alone).
 
-    >>> from detectors.baselines import HalfSpaceTreesDetector
+    >>> from restrictwatch.detectors.baselines import HalfSpaceTreesDetector
     >>> model = HalfSpaceTreesDetector(window_size=50, warmup_seconds=3600)
     >>> for i in range(400):
     ...     _ = model.assess(i * 300.0, 1000.0 + 30 * (i % 5))

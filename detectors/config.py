@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from detectors.exceptions import ConfigError
+from restrictwatch.detectors.exceptions import ConfigError
 
 DEFAULT_CONFIG_NAME = "default_config.yaml"
 
@@ -286,7 +286,11 @@ def _read_yaml(text: str, origin: str) -> Any:
 
 def default_document() -> dict[str, Any]:
     """The packaged default config as parsed YAML: the base every config file is laid over."""
-    text = resources.files("detectors").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")
+    text = (
+        resources.files("restrictwatch.detectors")
+        .joinpath(DEFAULT_CONFIG_NAME)
+        .read_text(encoding="utf-8")
+    )
     data: dict[str, Any] = _read_yaml(text, "default config")
     return data
 

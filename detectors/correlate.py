@@ -19,9 +19,9 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from detectors.config import Thresholds
-from detectors.records import SeriesKey
-from detectors.series import Verdict
+from restrictwatch.detectors.config import Thresholds
+from restrictwatch.detectors.records import SeriesKey
+from restrictwatch.detectors.series import Verdict
 
 OUTAGE = "network_outage"
 RESTRICTION = "platform_restriction"

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from detectors.events import iso, latest_messages
+from restrictwatch.detectors.events import iso, latest_messages
 
 OUTAGE = "network_outage"
 RESTRICTION = "platform_restriction"

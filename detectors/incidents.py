@@ -13,11 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.config import Config
-from detectors.correlate import KIND_RANK, OUTAGE, THROTTLING, Observation, UnitKey, unit_key
-from detectors.events import SCHEMA_ID, iso, make_event_id, summarize
-from detectors.records import FAILURE_LAYERS, SeriesKey
-from detectors.series import Verdict
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.correlate import (
+    KIND_RANK,
+    OUTAGE,
+    THROTTLING,
+    Observation,
+    UnitKey,
+    unit_key,
+)
+from restrictwatch.detectors.events import SCHEMA_ID, iso, make_event_id, summarize
+from restrictwatch.detectors.records import FAILURE_LAYERS, SeriesKey
+from restrictwatch.detectors.series import Verdict
 
 
 @dataclass(slots=True)

@@ -13,11 +13,11 @@ import pickle
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from detectors.config import Config, Thresholds
-from detectors.correlate import classify_bin
-from detectors.incidents import IncidentBook
-from detectors.records import Rejection, Sample, SeriesKey
-from detectors.series import Bin, Series, Verdict
+from restrictwatch.detectors.config import Config, Thresholds
+from restrictwatch.detectors.correlate import classify_bin
+from restrictwatch.detectors.incidents import IncidentBook
+from restrictwatch.detectors.records import Rejection, Sample, SeriesKey
+from restrictwatch.detectors.series import Bin, Series, Verdict
 
 # A source is silent once it is this many of its cadences behind the country. With one, a regular
 # record a little late would already count as silence, and the bin before it would be lost.

@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.config import Config
-from detectors.monitor import CountryMonitor
-from detectors.records import Rejection, Sample, SeriesKey, decode_sample
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.monitor import CountryMonitor
+from restrictwatch.detectors.records import Rejection, Sample, SeriesKey, decode_sample
 
 JUMP_QUORUM = 3
 

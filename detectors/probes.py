@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from detectors.timing import Cadence, SlowReference, decay_rate
+from restrictwatch.detectors.timing import Cadence, SlowReference, decay_rate
 
 # The slow latency reference stops following a latency this far (log units, ~20 %) above it.
 SLOW_LATENCY_TOLERANCE = 0.18

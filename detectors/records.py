@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import orjson
 import pycountry
 
-from detectors.schemas import SchemaError, validator
+from restrictwatch.detectors.schemas import SchemaError, validator
 
 FAILURE_LAYERS: tuple[str, ...] = ("dns", "tcp", "tls", "http", "timeout")
 

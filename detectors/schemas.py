@@ -21,7 +21,11 @@ class SchemaError(ValueError):
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """Return the parsed schema `schemas/<name>.schema.json`, e.g. `load_schema("traffic.v1")`."""
-    text = resources.files("schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("restrictwatch.schemas")
+        .joinpath(f"{name}.schema.json")
+        .read_text(encoding="utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from river import base
 
-from detectors.timing import Cadence, SlowReference, decay_rate
+from restrictwatch.detectors.timing import Cadence, SlowReference, decay_rate
 
 DAY = 86400
 WEEK = 7 * DAY
@@ -75,7 +75,7 @@ class SeasonalBaseline(base.AnomalyDetector):
     it), so higher means more anomalous, as river's contract wants. `observe` scores, then learns, in
     one pass: the hot path.
 
-    >>> from detectors.seasonal import SeasonalBaseline
+    >>> from restrictwatch.detectors.seasonal import SeasonalBaseline
     >>> model = SeasonalBaseline(warmup_seconds=86400)
     >>> for i in range(3 * 288):
     ...     model.learn_one({"ts": i * 300.0, "value": 1000.0})

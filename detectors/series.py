@@ -6,10 +6,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from detectors.config import Config, Thresholds
-from detectors.probes import ProbeBaseline
-from detectors.records import FAILURE_LAYERS, ReachabilitySample, SeriesKey, TrafficSample
-from detectors.seasonal import SeasonalBaseline
+from restrictwatch.detectors.config import Config, Thresholds
+from restrictwatch.detectors.probes import ProbeBaseline
+from restrictwatch.detectors.records import (
+    FAILURE_LAYERS,
+    ReachabilitySample,
+    SeriesKey,
+    TrafficSample,
+)
+from restrictwatch.detectors.seasonal import SeasonalBaseline
 
 
 @dataclass(slots=True)
@@ -155,7 +160,7 @@ def make_traffic_model(config: Config, thresholds: Thresholds) -> TrafficModel:
                 slow_hold_seconds=p.slow_hold_seconds,
             )
         )
-    from detectors.baselines import make_baseline_model
+    from restrictwatch.detectors.baselines import make_baseline_model
 
     model: TrafficModel = make_baseline_model(config, thresholds)
     return model

@@ -17,15 +17,15 @@ from faust.streams import _current_event
 from faust.types import TP
 from faust.worker import Worker
 
-from detectors.config import Config, load_config
-from detectors.exceptions import ConfigError
-from streams import faust_fixes, stale_store
-from streams.commitwatch import CommitWatch, PartitionProgress
-from streams.deadletter import deadletter_headers
-from streams.handler import Inbound, Output, RecordHandler, backlog_seen
-from streams.logs import logging_config, masked
-from streams.observer import NullObserver, WorkerObserver
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.config import Config, load_config
+from restrictwatch.detectors.exceptions import ConfigError
+from restrictwatch.streams import faust_fixes, stale_store
+from restrictwatch.streams.commitwatch import CommitWatch, PartitionProgress
+from restrictwatch.streams.deadletter import deadletter_headers
+from restrictwatch.streams.handler import Inbound, Output, RecordHandler, backlog_seen
+from restrictwatch.streams.logs import logging_config, masked
+from restrictwatch.streams.observer import NullObserver, WorkerObserver
+from restrictwatch.streams.settings import WorkerSettings
 
 log = logging.getLogger("restrictwatch.worker")
 STATE_TABLE = "rw-country-state"

@@ -12,12 +12,12 @@ from typing import IO
 
 import orjson
 
-from detectors.config import Config, config_as_yaml, load_config
-from detectors.exceptions import RestrictwatchError
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import SCENARIOS, scenario, scenario_set
-from streams.progress import Progress, count_lines, is_terminal, tracked
-from streams.replay import open_input, read_lines, replay, summary_table
+from restrictwatch.detectors.config import Config, config_as_yaml, load_config
+from restrictwatch.detectors.exceptions import RestrictwatchError
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import SCENARIOS, scenario, scenario_set
+from restrictwatch.streams.progress import Progress, count_lines, is_terminal, tracked
+from restrictwatch.streams.replay import open_input, read_lines, replay, summary_table
 
 DEMO_SCENARIO = "pk-2023-12-17"
 
@@ -54,7 +54,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
     recorder = None
     if args.report:
-        from streams.report import VerdictRecorder, write_report
+        from restrictwatch.streams.report import VerdictRecorder, write_report
 
         _report_directory(args.report)  # before a replay that may take long, not after it
         recorder = VerdictRecorder()  # the pipeline keeps no history: the report needs one
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?", help="config file (default: the packaged one)")
     p.set_defaults(func=cmd_config)
 
-    import streams.quality  # noqa: F401  (registers evaluate and backtest)
+    import restrictwatch.streams.quality  # noqa: F401  (registers evaluate and backtest)
 
     for register in EXTRA_COMMANDS:
         register(sub)
@@ -196,13 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from streams.kafka_io import register
+    from restrictwatch.streams.kafka_io import register
 
     register(sub)
 
 
 def _register_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from streams.api.command import register
+    from restrictwatch.streams.api.command import register
 
     register(sub)
 

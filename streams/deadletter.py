@@ -8,9 +8,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.records import Rejection
-from streams.display import escaped
-from streams.handler import Inbound
+from restrictwatch.detectors.records import Rejection
+from restrictwatch.streams.display import escaped
+from restrictwatch.streams.handler import Inbound
 
 MAX_REASON_BYTES = 4096
 

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from math import inf
 from typing import Any, Literal
 
-from detectors.config import Config
-from detectors.exceptions import RestrictwatchError
-from detectors.monitor import CountryMonitor
-from detectors.pipeline import Pipeline
-from detectors.records import Rejection, Sample, decode_sample
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.exceptions import RestrictwatchError
+from restrictwatch.detectors.monitor import CountryMonitor
+from restrictwatch.detectors.pipeline import Pipeline
+from restrictwatch.detectors.records import Rejection, Sample, decode_sample
 
 TP = tuple[str, int]
 CheckpointPolicy = Literal["bin", "record", "interval"]

@@ -18,15 +18,15 @@ from typing import Any, TypeVar
 
 import orjson
 
-from detectors.config import load_config
-from detectors.events import latest_messages
-from detectors.exceptions import ConfigError, RestrictwatchError
-from detectors.records import ERROR_TYPES, parse_ts
-from streams import logs
-from streams.deadletter import DeadLetter, position
-from streams.display import escaped
-from streams.progress import Progress, count_lines, is_terminal
-from streams.settings import WorkerSettings, load_settings
+from restrictwatch.detectors.config import load_config
+from restrictwatch.detectors.events import latest_messages
+from restrictwatch.detectors.exceptions import ConfigError, RestrictwatchError
+from restrictwatch.detectors.records import ERROR_TYPES, parse_ts
+from restrictwatch.streams import logs
+from restrictwatch.streams.deadletter import DeadLetter, position
+from restrictwatch.streams.display import escaped
+from restrictwatch.streams.progress import Progress, count_lines, is_terminal
+from restrictwatch.streams.settings import WorkerSettings, load_settings
 
 
 class KafkaToolError(RestrictwatchError):
@@ -337,8 +337,8 @@ def check_free(host: str, port: int, setting: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.app import create_app, worker_for
-    from streams.metrics import serve_metrics
+    from restrictwatch.streams.app import create_app, worker_for
+    from restrictwatch.streams.metrics import serve_metrics
 
     log_format = logs.format_of(args)
     logs.configure(args.loglevel, log_format)  # bad values fail here, before any waiting

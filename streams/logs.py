@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import orjson
 
-from detectors.exceptions import ConfigError
+from restrictwatch.detectors.exceptions import ConfigError
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -40,14 +40,14 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from detectors.correlate import OUTAGE, RESTRICTION, THROTTLING
-from detectors.exceptions import ConfigError
-from detectors.monitor import CountryMonitor
-from detectors.pipeline import Pipeline
-from detectors.records import ERROR_TYPES, SeriesKey
+from restrictwatch.detectors.correlate import OUTAGE, RESTRICTION, THROTTLING
+from restrictwatch.detectors.exceptions import ConfigError
+from restrictwatch.detectors.monitor import CountryMonitor
+from restrictwatch.detectors.pipeline import Pipeline
+from restrictwatch.detectors.records import ERROR_TYPES, SeriesKey
 
 if TYPE_CHECKING:
-    from streams.settings import WorkerSettings
+    from restrictwatch.streams.settings import WorkerSettings
 
 log = logging.getLogger("restrictwatch.metrics")
 

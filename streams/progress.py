@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 
-from detectors.records import parse_ts
+from restrictwatch.detectors.records import parse_ts
 
 # The event time beside the bar is read from a line at most this often.
 POSTFIX_SECONDS = 0.25

@@ -19,14 +19,27 @@ from typing import Any
 
 import orjson
 
-from detectors.config import Config, load_config
-from detectors.evaluation import ALL, FALSE, KINDS, MISSED, Quality, evaluate, parse_time
-from detectors.events import iso
-from detectors.schemas import SchemaError, validator
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import SCENARIOS, country_days, scenario, select_scenarios
-from streams.cli import EXTRA_COMMANDS, UsageError
-from streams.replay import read_lines, replay
+from restrictwatch.detectors.config import Config, load_config
+from restrictwatch.detectors.evaluation import (
+    ALL,
+    FALSE,
+    KINDS,
+    MISSED,
+    Quality,
+    evaluate,
+    parse_time,
+)
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.schemas import SchemaError, validator
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import (
+    SCENARIOS,
+    country_days,
+    scenario,
+    select_scenarios,
+)
+from restrictwatch.streams.cli import EXTRA_COMMANDS, UsageError
+from restrictwatch.streams.replay import read_lines, replay
 
 MAX_WORKERS = 2
 

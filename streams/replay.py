@@ -13,10 +13,10 @@ from typing import IO, Any
 
 import orjson
 
-from detectors.config import Config
-from detectors.events import latest_messages
-from detectors.pipeline import Outcome, Pipeline
-from detectors.records import Rejection
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.events import latest_messages
+from restrictwatch.detectors.pipeline import Outcome, Pipeline
+from restrictwatch.detectors.records import Rejection
 
 
 @dataclass

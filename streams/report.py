@@ -26,11 +26,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from detectors.config import Config
-from detectors.events import format_duration
-from detectors.pipeline import Outcome, Pipeline
-from detectors.records import SeriesKey, parse_ts
-from streams.replay import ReplayResult, summary_table
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.events import format_duration
+from restrictwatch.detectors.pipeline import Outcome, Pipeline
+from restrictwatch.detectors.records import SeriesKey, parse_ts
+from restrictwatch.streams.replay import ReplayResult, summary_table
 
 MAX_PANELS = 12
 KIND_COLORS = {

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from detectors.exceptions import ConfigError
+from restrictwatch.detectors.exceptions import ConfigError
 
 
 class WorkerSettings(BaseSettings):

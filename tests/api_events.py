@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from detectors.events import iso, make_event_id, summarize
+from restrictwatch.detectors.events import iso, make_event_id, summarize
 from tests.conftest import START
 
 BIN = 300.0

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.config import Config, load_config
+from restrictwatch.detectors.config import Config, load_config
 
 
 @pytest.fixture(scope="session")

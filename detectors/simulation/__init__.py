@@ -1,2 +1,2 @@
 # The pattern scenarios register themselves into the library on import.
-from detectors.simulation import patterns as _patterns  # noqa: F401
+from restrictwatch.detectors.simulation import patterns as _patterns  # noqa: F401

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from detectors.records import FAILURE_LAYERS
+from restrictwatch.detectors.records import FAILURE_LAYERS
 
 DAY = 86400
 

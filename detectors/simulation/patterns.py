@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from detectors.simulation.model import DAY, Country, Effect, Network, Scenario, ts_of
-from detectors.simulation.regional import REGIONAL, REGIONAL_VALIDATION
-from detectors.simulation.scenarios import (
+from restrictwatch.detectors.simulation.model import DAY, Country, Effect, Network, Scenario, ts_of
+from restrictwatch.detectors.simulation.regional import REGIONAL, REGIONAL_VALIDATION
+from restrictwatch.detectors.simulation.scenarios import (
     BRAZIL,
     IRAN,
     IRAQ,

@@ -12,8 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from detectors.simulation.model import Country, Effect, Network, Region, Scenario, ts_of
-from detectors.simulation.scenarios import IRAQ, PAKISTAN, TURKEY, _at
+from restrictwatch.detectors.simulation.model import (
+    Country,
+    Effect,
+    Network,
+    Region,
+    Scenario,
+    ts_of,
+)
+from restrictwatch.detectors.simulation.scenarios import IRAQ, PAKISTAN, TURKEY, _at
 
 HOUR = 3600.0
 

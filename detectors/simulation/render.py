@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detectors.simulation.model import Effect, Scenario, generate, iso
+from restrictwatch.detectors.simulation.model import Effect, Scenario, generate, iso
 
 
 @dataclass(frozen=True)

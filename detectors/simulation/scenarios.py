@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from detectors.simulation.model import DAY, Country, Effect, Network, Scenario, ts_of
+from restrictwatch.detectors.simulation.model import DAY, Country, Effect, Network, Scenario, ts_of
 
 SOCIAL = ("x", "facebook", "instagram", "youtube")
 HOUR = 3600.0
@@ -561,7 +561,7 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
 
 def scenario_set(name: str) -> str:
     """ "tuning" or "validation": which half of the library a scenario belongs to."""
-    from detectors.simulation.patterns import VALIDATION
+    from restrictwatch.detectors.simulation.patterns import VALIDATION
 
     return "validation" if name in VALIDATION else "tuning"
 

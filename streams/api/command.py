@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streams import logs
+from restrictwatch.streams import logs
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -13,8 +13,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     from prometheus_client.platform_collector import PlatformCollector
     from prometheus_client.process_collector import ProcessCollector
 
-    from streams.api.http import run
-    from streams.api.settings import load_api_settings
+    from restrictwatch.streams.api.http import run
+    from restrictwatch.streams.api.settings import load_api_settings
 
     overrides: dict[str, Any] = {}
     if args.db is not None:

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.api.metrics import ApiMetrics
-from streams.api.settings import ApiSettings
-from streams.api.store import EventStore, RawMessage
+from restrictwatch.streams.api.metrics import ApiMetrics
+from restrictwatch.streams.api.settings import ApiSettings
+from restrictwatch.streams.api.store import EventStore, RawMessage
 
 log = logging.getLogger("restrictwatch.api")
 

@@ -18,12 +18,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from streams.api import atom, query
-from streams.api.consumer import EventsConsumer
-from streams.api.metrics import ApiMetrics
-from streams.api.openapi import openapi_document
-from streams.api.settings import ApiSettings
-from streams.api.store import EventStore
+from restrictwatch.streams.api import atom, query
+from restrictwatch.streams.api.consumer import EventsConsumer
+from restrictwatch.streams.api.metrics import ApiMetrics
+from restrictwatch.streams.api.openapi import openapi_document
+from restrictwatch.streams.api.settings import ApiSettings
+from restrictwatch.streams.api.store import EventStore
 
 log = logging.getLogger("restrictwatch.api")
 

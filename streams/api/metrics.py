@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from streams.api.store import OUTCOMES, REJECT_REASONS, EventStore, IngestResult
+from restrictwatch.streams.api.store import OUTCOMES, REJECT_REASONS, EventStore, IngestResult
 
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 

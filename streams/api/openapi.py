@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from detectors.schemas import load_schema
+from restrictwatch.detectors.schemas import load_schema
 
 EVENT = "#/components/schemas/RestrictionEvent"
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from detectors.exceptions import RestrictwatchError
-from detectors.records import parse_ts
-from detectors.schemas import load_schema
+from restrictwatch.detectors.exceptions import RestrictwatchError
+from restrictwatch.detectors.records import parse_ts
+from restrictwatch.detectors.schemas import load_schema
 
 DAY = 86400.0
 MAX_PLATFORM_CHARS = 64

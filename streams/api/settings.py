@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from streams.settings import WorkerSettings, load_settings_as
+from restrictwatch.streams.settings import WorkerSettings, load_settings_as
 
 
 class ApiSettings(WorkerSettings):

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from detectors.records import Rejection, parse_ts
-from detectors.schemas import SchemaError, validator
-from streams.api.query import EventQuery, encode_cursor
+from restrictwatch.detectors.records import Rejection, parse_ts
+from restrictwatch.detectors.schemas import SchemaError, validator
+from restrictwatch.streams.api.query import EventQuery, encode_cursor
 
 SCHEMA_VERSION = 1
 # Bounded reason codes of a rejected message (a metric label).

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from bench import hurricane
-from detectors.schemas import validator
+from restrictwatch.detectors.schemas import validator
 
 
 def test_counties_sum_into_their_states_region_and_the_country_total() -> None:

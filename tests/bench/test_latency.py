@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from bench.latency import epoch, interleave, split, triggers
-from detectors.config import Config
-from detectors.pipeline import Pipeline
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.pipeline import Pipeline
 from tests.conftest import START, traffic
 from tests.streams.test_handler import incident_lines
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench import nab, nab_score
 from bench.nab_score import STANDARD, DataFile
-from detectors.config import load_config
+from restrictwatch.detectors.config import load_config
 
 T0 = datetime(2020, 1, 1)
 

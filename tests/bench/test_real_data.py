@@ -6,11 +6,11 @@ import orjson
 import pytest
 
 from bench import real, real_data
-from detectors.config import config_as_yaml
-from detectors.evaluation import final_events, parse_time
-from detectors.records import Rejection, decode_sample
-from detectors.schemas import validator
-from streams.replay import replay
+from restrictwatch.detectors.config import config_as_yaml
+from restrictwatch.detectors.evaluation import final_events, parse_time
+from restrictwatch.detectors.records import Rejection, decode_sample
+from restrictwatch.detectors.schemas import validator
+from restrictwatch.streams.replay import replay
 
 
 @pytest.mark.parametrize("country", real_data.COUNTRIES)

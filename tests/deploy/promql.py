@@ -14,9 +14,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from streams.api.metrics import ApiMetrics
-from streams.api.store import EventStore
-from streams.metrics import WorkerMetrics
+from restrictwatch.streams.api.metrics import ApiMetrics
+from restrictwatch.streams.api.store import EventStore
+from restrictwatch.streams.metrics import WorkerMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"

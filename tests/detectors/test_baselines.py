@@ -12,8 +12,8 @@ from functools import cache
 import pytest
 from river import base
 
-import detectors.baselines
-from detectors.baselines import (
+import restrictwatch.detectors.baselines
+from restrictwatch.detectors.baselines import (
     ALARM_Z,
     WARNING_Z,
     Baseline,
@@ -22,9 +22,9 @@ from detectors.baselines import (
     MovingMedian,
     make_baseline_model,
 )
-from detectors.config import Thresholds, parse_config
-from detectors.records import SeriesKey
-from detectors.series import Series, make_traffic_model
+from restrictwatch.detectors.config import Thresholds, parse_config
+from restrictwatch.detectors.records import SeriesKey
+from restrictwatch.detectors.series import Series, make_traffic_model
 from tests.conftest import START, diurnal
 
 DAY = 86400
@@ -254,5 +254,5 @@ def test_series_use_the_baseline_for_traffic_only() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    result = doctest.testmod(detectors.baselines)
+    result = doctest.testmod(restrictwatch.detectors.baselines)
     assert result.attempted >= 10 and result.failed == 0

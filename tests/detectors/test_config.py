@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from detectors.config import Config, config_as_yaml, load_config, overlay, parse_config
-from detectors.exceptions import ConfigError
+from restrictwatch.detectors.config import (
+    Config,
+    config_as_yaml,
+    load_config,
+    overlay,
+    parse_config,
+)
+from restrictwatch.detectors.exceptions import ConfigError
 
 
 def test_packaged_default_is_valid_and_complete() -> None:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from detectors.config import Config, Thresholds
-from detectors.correlate import NORMAL, OUTAGE, RESTRICTION, THROTTLING, classify_bin
-from detectors.records import SeriesKey
-from detectors.series import Verdict
+from restrictwatch.detectors.config import Config, Thresholds
+from restrictwatch.detectors.correlate import NORMAL, OUTAGE, RESTRICTION, THROTTLING, classify_bin
+from restrictwatch.detectors.records import SeriesKey
+from restrictwatch.detectors.series import Verdict
 
 T = Thresholds()
 
@@ -347,7 +347,7 @@ def test_few_country_wide_probes_a_little_worse_need_a_longer_run() -> None:
 def test_relaxed_thresholds_follow_the_thresholds_they_came_from() -> None:
     # A reloaded config's Thresholds may take a freed one's address: it must never be served the
     # freed one's relaxed copy.
-    from detectors import correlate
+    from restrictwatch.detectors import correlate
 
     old = Thresholds(min_sigmas=3.0)
     assert correlate._relaxed(old, 0.5).min_sigmas == 1.5

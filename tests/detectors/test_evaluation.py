@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from detectors.evaluation import (
+from restrictwatch.detectors.evaluation import (
     ALL,
     FALSE,
     MISSED,
@@ -17,8 +17,8 @@ from detectors.evaluation import (
     evaluate,
     percentile,
 )
-from detectors.events import iso
-from detectors.schemas import validator
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.schemas import validator
 
 T0 = 1_704_103_200.0  # 2024-01-01T10:00:00Z
 HOUR = 3600.0

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from detectors.events import summarize
+from restrictwatch.detectors.events import summarize
 
 T0 = 1_700_000_000.0
 
@@ -20,7 +20,7 @@ def test_a_summary_names_the_platforms_or_says_all_traffic() -> None:
 
 
 def test_latest_messages_keep_each_incidents_highest_seq_in_order_of_first_appearance() -> None:
-    from detectors.events import latest_messages
+    from restrictwatch.detectors.events import latest_messages
 
     messages = [
         {"event_id": "b", "seq": 0},

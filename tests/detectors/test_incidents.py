@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.config import load_config
-from detectors.correlate import OUTAGE, RESTRICTION, THROTTLING, Observation
-from detectors.incidents import IncidentBook
-from detectors.records import SeriesKey
-from detectors.schemas import validator
-from detectors.series import Verdict
+from restrictwatch.detectors.config import load_config
+from restrictwatch.detectors.correlate import OUTAGE, RESTRICTION, THROTTLING, Observation
+from restrictwatch.detectors.incidents import IncidentBook
+from restrictwatch.detectors.records import SeriesKey
+from restrictwatch.detectors.schemas import validator
+from restrictwatch.detectors.series import Verdict
 
 CFG = load_config()
 B = CFG.bin_seconds

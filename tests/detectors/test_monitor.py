@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.config import Config, default_document, overlay, parse_config
-from detectors.monitor import CountryMonitor
-from detectors.pipeline import Pipeline
+from restrictwatch.detectors.config import Config, default_document, overlay, parse_config
+from restrictwatch.detectors.monitor import CountryMonitor
+from restrictwatch.detectors.pipeline import Pipeline
 from tests.conftest import START, diurnal, reach, traffic
 
 DAY = 86400

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.config import Config
-from detectors.evaluation import Quality, evaluate
-from detectors.simulation.patterns import PATTERNS
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import country_days, scenario
-from streams.replay import replay
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.evaluation import Quality, evaluate
+from restrictwatch.detectors.simulation.patterns import PATTERNS
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import country_days, scenario
+from restrictwatch.streams.replay import replay
 
 
 @pytest.fixture(scope="module")

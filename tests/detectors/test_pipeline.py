@@ -5,8 +5,8 @@ from typing import Any
 
 import orjson
 
-from detectors.config import Config, parse_config
-from detectors.pipeline import Pipeline
+from restrictwatch.detectors.config import Config, parse_config
+from restrictwatch.detectors.pipeline import Pipeline
 from tests.conftest import START, diurnal, reach, traffic
 
 DAY = 86400
@@ -213,7 +213,7 @@ def test_reconfigure_keeps_learned_state(
 def test_monitor_state_round_trips(
     config: Config, make_stream: Callable[..., Iterator[bytes]]
 ) -> None:
-    from detectors.monitor import CountryMonitor
+    from restrictwatch.detectors.monitor import CountryMonitor
 
     block = START + 6 * DAY
 
@@ -251,9 +251,9 @@ def test_probes_alone_can_show_a_block(config: Config) -> None:
 
 
 def test_silent_probes_during_an_outage_are_said_in_the_evidence(config: Config) -> None:
-    from detectors.simulation.render import render
-    from detectors.simulation.scenarios import scenario
-    from streams.replay import replay
+    from restrictwatch.detectors.simulation.render import render
+    from restrictwatch.detectors.simulation.scenarios import scenario
+    from restrictwatch.streams.replay import replay
 
     rendered = render(scenario("ir-national-shutdown"), 1)
     events = replay(rendered.lines, config).events

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.config import Config
-from detectors.evaluation import Quality, evaluate
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import country_days, scenario
-from streams.replay import replay
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.evaluation import Quality, evaluate
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import country_days, scenario
+from restrictwatch.streams.replay import replay
 
 SUBSET = (
     "ke-small-asn-outage",

@@ -7,7 +7,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detectors.records import (
+from restrictwatch.detectors.records import (
     KNOWN_COUNTRIES,
     KNOWN_REGIONS,
     ReachabilitySample,

@@ -7,15 +7,15 @@ from typing import Any
 
 import orjson
 
-from detectors.config import Config, Thresholds, load_config
-from detectors.correlate import OUTAGE, Observation, classify_bin
-from detectors.evaluation import evaluate
-from detectors.events import summarize
-from detectors.incidents import IncidentBook
-from detectors.monitor import CountryMonitor
-from detectors.records import Rejection, SeriesKey, decode_sample
-from detectors.schemas import validator
-from detectors.series import Verdict
+from restrictwatch.detectors.config import Config, Thresholds, load_config
+from restrictwatch.detectors.correlate import OUTAGE, Observation, classify_bin
+from restrictwatch.detectors.evaluation import evaluate
+from restrictwatch.detectors.events import summarize
+from restrictwatch.detectors.incidents import IncidentBook
+from restrictwatch.detectors.monitor import CountryMonitor
+from restrictwatch.detectors.records import Rejection, SeriesKey, decode_sample
+from restrictwatch.detectors.schemas import validator
+from restrictwatch.detectors.series import Verdict
 
 T = Thresholds()
 CFG = load_config()

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.schemas import validator
-from detectors.simulation.model import ts_of
-from detectors.simulation.patterns import IN_WARMUP
-from detectors.simulation.render import truth_rows
-from detectors.simulation.scenarios import SCENARIOS, country_days, scenario
+from restrictwatch.detectors.schemas import validator
+from restrictwatch.detectors.simulation.model import ts_of
+from restrictwatch.detectors.simulation.patterns import IN_WARMUP
+from restrictwatch.detectors.simulation.render import truth_rows
+from restrictwatch.detectors.simulation.scenarios import SCENARIOS, country_days, scenario
 
 
 def test_library_is_large_and_its_labels_follow_the_schema() -> None:
@@ -36,7 +36,7 @@ def test_warm_up_scenarios_put_their_incident_in_the_first_week() -> None:
 
 
 def test_sets_select_different_scenarios_and_together_all() -> None:
-    from detectors.simulation.scenarios import select_scenarios
+    from restrictwatch.detectors.simulation.scenarios import select_scenarios
 
     tuning, validation = select_scenarios(["tuning"]), select_scenarios(["validation"])
     assert tuning and validation and not set(tuning) & set(validation)

@@ -4,7 +4,7 @@ import copy
 import math
 import pickle
 
-from detectors.seasonal import SeasonalBaseline
+from restrictwatch.detectors.seasonal import SeasonalBaseline
 from tests.conftest import START, diurnal
 
 DAY = 86400

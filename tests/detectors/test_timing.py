@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from detectors.timing import Cadence, decay_rate
+from restrictwatch.detectors.timing import Cadence, decay_rate
 
 
 def test_an_update_covering_a_halflife_weighs_half() -> None:
@@ -18,7 +18,7 @@ def test_a_gap_counts_as_one_cadence_of_data_not_as_the_gap() -> None:
 
 
 def test_slow_reference_does_not_follow_a_deepening_drop_until_its_hold_ends() -> None:
-    from detectors.timing import SlowReference
+    from restrictwatch.detectors.timing import SlowReference
 
     day = 86400.0
     ref = SlowReference(28 * day, 56 * day, 0.1, -1)
@@ -34,7 +34,7 @@ def test_slow_reference_does_not_follow_a_deepening_drop_until_its_hold_ends() -
 
 
 def test_slow_reference_follows_small_moves_at_its_own_pace() -> None:
-    from detectors.timing import SlowReference
+    from restrictwatch.detectors.timing import SlowReference
 
     day = 86400.0
     ref = SlowReference(28 * day, 56 * day, 0.1, -1)

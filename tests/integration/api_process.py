@@ -42,7 +42,7 @@ class Api:
         log = (self.deployment.tmp / f"api-{self.runs}.log").open("ab")
         self.runs += 1
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "api", "--db", str(self.db)],
+            [sys.executable, "-m", "restrictwatch.streams.cli", "api", "--db", str(self.db)],
             env={
                 **os.environ,
                 **self.deployment.env,

@@ -12,8 +12,8 @@ import sys
 
 import orjson
 
-from streams import cli
-from streams.handler import Inbound, Output, RecordHandler
+from restrictwatch.streams import cli
+from restrictwatch.streams.handler import Inbound, Output, RecordHandler
 
 DROP_FROM = os.environ["RW_TEST_DROP_FROM"]
 _receive = RecordHandler.receive

@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 
-from detectors.events import iso
-from detectors.records import parse_ts
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import scenario
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.records import parse_ts
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import scenario
 
 # (scenario, end of its first incident, days of warm-up before it that replay needs to find it)
 SHORT_CUTS: dict[str, tuple[str, float]] = {

@@ -15,9 +15,9 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from detectors.records import Rejection
-from streams.api.store import decode_event
-from streams.kafka_io import current_incidents
+from restrictwatch.detectors.records import Rejection
+from restrictwatch.streams.api.store import decode_event
+from restrictwatch.streams.kafka_io import current_incidents
 from tests.api_events import encoded, incident
 from tests.conftest import START
 from tests.integration.api_process import Api, free_port

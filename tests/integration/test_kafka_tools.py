@@ -12,7 +12,7 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from streams.display import escaped
+from restrictwatch.streams.display import escaped
 from tests.catalogue import stateless
 from tests.conftest import START, reach, traffic
 from tests.integration.workers import Deployment
@@ -20,7 +20,7 @@ from tests.integration.workers import Deployment
 
 def restrictwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "restrictwatch.streams.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.config import load_config
-from streams.kafka_io import create_topics, produce_file, read_events
-from streams.replay import replay
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.config import load_config
+from restrictwatch.streams.kafka_io import create_topics, produce_file, read_events
+from restrictwatch.streams.replay import replay
+from restrictwatch.streams.settings import WorkerSettings
 from tests.integration.conftest import BrokerPool
 from tests.integration.inputs import cut_lines, merged
 from tests.integration.test_worker import identity

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.config import load_config
+from restrictwatch.detectors.config import load_config
 from tests.integration.api_process import free_port
 from tests.integration.workers import Deployment
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
-from detectors.config import load_config
-from streams.app import STATE_MARKER
-from streams.replay import replay
+from restrictwatch.detectors.config import load_config
+from restrictwatch.streams.app import STATE_MARKER
+from restrictwatch.streams.replay import replay
 from tests.catalogue import good_stream
 from tests.integration.conftest import KAFKA_SH
 from tests.integration.test_worker import identity

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.config import config_as_yaml, load_config
-from streams.replay import replay
+from restrictwatch.detectors.config import config_as_yaml, load_config
+from restrictwatch.streams.replay import replay
 from tests.catalogue import stateless
 from tests.integration.workers import Deployment, iter_headers, pk_lines, resolved
 

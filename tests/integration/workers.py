@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from detectors.simulation.model import ts_of
-from detectors.simulation.render import render
-from detectors.simulation.scenarios import scenario
-from streams.kafka_io import create_topics
-from streams.settings import WorkerSettings
+from restrictwatch.detectors.simulation.model import ts_of
+from restrictwatch.detectors.simulation.render import render
+from restrictwatch.detectors.simulation.scenarios import scenario
+from restrictwatch.streams.kafka_io import create_topics
+from restrictwatch.streams.settings import WorkerSettings
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Deployment:
         create_topics(self.settings())
 
     def start_worker(
-        self, index: int = 0, module: str = "streams.cli", **extra: str
+        self, index: int = 0, module: str = "restrictwatch.streams.cli", **extra: str
     ) -> subprocess.Popen[bytes]:
         state = self.tmp / f"state-{index}"
         state.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class Deployment:
 
     def produce(self, lines: list[bytes]) -> None:
         """Like `restrictwatch produce`: route by signal, key by country, bad lines unkeyed."""
-        from streams.kafka_io import _route
+        from restrictwatch.streams.kafka_io import _route
 
         settings = self.settings()
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=20)
@@ -204,7 +204,7 @@ def pk_lines(since: str = "2023-12-11T00:00:00") -> list[bytes]:
 
 
 def _iso_cut(ts: float) -> str:
-    from detectors.events import iso
+    from restrictwatch.detectors.events import iso
 
     return iso(ts)
 

@@ -13,13 +13,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from detectors.events import iso
-from detectors.schemas import load_schema
-from streams.api.consumer import EventsConsumer
-from streams.api.http import make_app
-from streams.api.metrics import ApiMetrics
-from streams.api.settings import ApiSettings
-from streams.api.store import EventStore, RawMessage
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.schemas import load_schema
+from restrictwatch.streams.api.consumer import EventsConsumer
+from restrictwatch.streams.api.http import make_app
+from restrictwatch.streams.api.metrics import ApiMetrics
+from restrictwatch.streams.api.settings import ApiSettings
+from restrictwatch.streams.api.store import EventStore, RawMessage
 from tests.api_events import encoded, incident
 from tests.conftest import START
 

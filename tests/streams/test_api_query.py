@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.schemas import load_schema
-from streams.api import query
+from restrictwatch.detectors.schemas import load_schema
+from restrictwatch.streams.api import query
 
 LIMITS = query.Limits(page_size=100, max_page_size=1000, max_range_days=366, default_range_days=30)
 NEWEST = 1_702_857_600.0  # 2023-12-18T00:00:00Z

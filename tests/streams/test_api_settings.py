@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from detectors.exceptions import ConfigError
-from streams.api.metrics import ApiMetrics
-from streams.api.settings import load_api_settings
-from streams.api.store import EventStore, RawMessage
+from restrictwatch.detectors.exceptions import ConfigError
+from restrictwatch.streams.api.metrics import ApiMetrics
+from restrictwatch.streams.api.settings import load_api_settings
+from restrictwatch.streams.api.store import EventStore, RawMessage
 from tests.api_events import encoded, incident
 
 

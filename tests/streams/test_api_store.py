@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.api import query
-from streams.api.store import EventStore, RawMessage
+from restrictwatch.streams.api import query
+from restrictwatch.streams.api.store import EventStore, RawMessage
 from tests.api_events import encoded, incident
 from tests.conftest import START
 
@@ -146,7 +146,7 @@ def test_filters_select_on_the_latest_state(store: EventStore) -> None:
     assert ids(status="resolved") == [ba_id, ir_id, pk_x_id]
     assert ids(status="update") == []
     # The window: an incident overlapping [since, until] matches; an open one runs on.
-    from detectors.events import iso
+    from restrictwatch.detectors.events import iso
 
     assert ids(since=iso(START + 5 * DAY), until=iso(START + 6 * DAY)) == [outage_id]
     assert ids(since=iso(START - DAY), until=iso(START + 0.5 * DAY)) == [pk_x_id]

@@ -6,9 +6,9 @@ from typing import Any
 
 from faust.types.enums import ProcessingGuarantee
 
-from streams.app import STATE_TABLE, create_app
-from streams.handler import Checkpoint
-from streams.settings import load_settings
+from restrictwatch.streams.app import STATE_TABLE, create_app
+from restrictwatch.streams.handler import Checkpoint
+from restrictwatch.streams.settings import load_settings
 
 
 def test_the_agent_reads_both_inputs_as_raw_bytes_one_record_at_a_time() -> None:
@@ -46,7 +46,7 @@ def test_the_handler_is_reachable_for_metrics() -> None:
 
 
 def test_one_log_line_per_event_message(caplog: Any) -> None:
-    from streams.app import log_event
+    from restrictwatch.streams.app import log_event
 
     event = {
         "event_id": "rw-PK-20231217T1500Z-0e338062",
@@ -70,7 +70,7 @@ def test_one_log_line_per_event_message(caplog: Any) -> None:
 def test_the_assignment_line_names_partitions_by_topic() -> None:
     from faust.types import TP
 
-    from streams.app import Readiness, one_line
+    from restrictwatch.streams.app import Readiness, one_line
 
     readiness = Readiness()
     assert readiness.partitions() == ""

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from detectors.config import config_as_yaml, load_config
-from detectors.evaluation import parse_time
-from detectors.events import iso
-from detectors.simulation.scenarios import scenario
-from streams.cli import main
+from restrictwatch.detectors.config import config_as_yaml, load_config
+from restrictwatch.detectors.evaluation import parse_time
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.simulation.scenarios import scenario
+from restrictwatch.streams.cli import main
 
 
 def write_config(path: Path, **lifecycle: int) -> str:

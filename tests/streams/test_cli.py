@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from detectors.schemas import validator
-from streams.cli import main
+from restrictwatch.detectors.schemas import validator
+from restrictwatch.streams.cli import main
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "restrictwatch.streams.cli", *args],
         input=stdin,
         capture_output=True,
         timeout=300,

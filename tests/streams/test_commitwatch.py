@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.commitwatch import CommitWatch, PartitionProgress
+from restrictwatch.streams.commitwatch import CommitWatch, PartitionProgress
 
 TP = ("rw.traffic.v1", 0)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from detectors.records import Rejection
-from streams.deadletter import DeadLetter, deadletter_headers
-from streams.handler import Inbound
+from restrictwatch.detectors.records import Rejection
+from restrictwatch.streams.deadletter import DeadLetter, deadletter_headers
+from restrictwatch.streams.handler import Inbound
 
 
 def test_headers_carry_error_type_reason_stage_and_source_position() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.display import escaped
+from restrictwatch.streams.display import escaped
 
 
 def test_utf8_text_is_kept_as_it_is() -> None:

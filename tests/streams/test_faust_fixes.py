@@ -10,8 +10,8 @@ from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from streams import faust_fixes
-from streams.faust_fixes import consecutive_offsets
+from restrictwatch.streams import faust_fixes
+from restrictwatch.streams.faust_fixes import consecutive_offsets
 
 PARTITION = TP("rw.traffic.v1", 0)
 

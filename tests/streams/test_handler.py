@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.config import Config, load_config, parse_config
-from detectors.records import Rejection
-from streams.handler import (
+from restrictwatch.detectors.config import Config, load_config, parse_config
+from restrictwatch.detectors.records import Rejection
+from restrictwatch.streams.handler import (
     MAX_WAIT_SECONDS,
     Checkpoint,
     CheckpointPolicy,
@@ -28,9 +28,9 @@ from streams.handler import (
     StateError,
     backlog_seen,
 )
-from streams.kafka_io import _route
-from streams.replay import replay
-from streams.settings import WorkerSettings
+from restrictwatch.streams.kafka_io import _route
+from restrictwatch.streams.replay import replay
+from restrictwatch.streams.settings import WorkerSettings
 from tests.catalogue import stateless
 from tests.conftest import START, diurnal, reach, traffic
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from streams.cli import build_parser
-from streams.kafka_io import (
+from restrictwatch.streams.cli import build_parser
+from restrictwatch.streams.kafka_io import (
     KafkaToolError,
     Pacer,
     Produced,
@@ -16,7 +16,7 @@ from streams.kafka_io import (
     event_of,
     route,
 )
-from streams.settings import WorkerSettings
+from restrictwatch.streams.settings import WorkerSettings
 from tests.conftest import START, reach, traffic
 
 SETTINGS = WorkerSettings(traffic_topic="in.traffic", reachability_topic="in.reach")

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.exceptions import ConfigError
-from streams import logs
-from streams.cli import build_parser
+from restrictwatch.detectors.exceptions import ConfigError
+from restrictwatch.streams import logs
+from restrictwatch.streams.cli import build_parser
 
 
 def record(

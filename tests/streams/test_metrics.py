@@ -12,12 +12,12 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from detectors.config import Config
-from detectors.exceptions import ConfigError
-from detectors.pipeline import Pipeline
-from detectors.records import ERROR_TYPES, SeriesKey
-from streams.metrics import WorkerMetrics, faust_consumer_lag, parse_watchlist, serve
-from streams.replay import replay
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.exceptions import ConfigError
+from restrictwatch.detectors.pipeline import Pipeline
+from restrictwatch.detectors.records import ERROR_TYPES, SeriesKey
+from restrictwatch.streams.metrics import WorkerMetrics, faust_consumer_lag, parse_watchlist, serve
+from restrictwatch.streams.replay import replay
 from tests.catalogue import good_stream
 from tests.conftest import START
 

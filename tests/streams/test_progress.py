@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from streams import kafka_io
-from streams.cli import main
-from streams.kafka_io import Produced
-from streams.progress import Progress, count_lines, event_time_of, tracked
+from restrictwatch.streams import kafka_io
+from restrictwatch.streams.cli import main
+from restrictwatch.streams.kafka_io import Produced
+from restrictwatch.streams.progress import Progress, count_lines, event_time_of, tracked
 
 
 class Tty(io.StringIO):

@@ -4,8 +4,8 @@ import io
 
 import orjson
 
-from detectors.config import Config
-from streams.replay import replay
+from restrictwatch.detectors.config import Config
+from restrictwatch.streams.replay import replay
 from tests.catalogue import good_stream, stateless, with_bad_records
 
 

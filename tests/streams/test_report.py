@@ -9,11 +9,11 @@ import orjson
 import pytest
 from matplotlib.image import imread
 
-from detectors.config import Config
-from detectors.records import SeriesKey
-from streams.cli import main
-from streams.replay import ReplayResult, replay
-from streams.report import VerdictRecorder, incidents_of, panels_for, write_report
+from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.records import SeriesKey
+from restrictwatch.streams.cli import main
+from restrictwatch.streams.replay import ReplayResult, replay
+from restrictwatch.streams.report import VerdictRecorder, incidents_of, panels_for, write_report
 from tests.catalogue import good_stream
 from tests.conftest import START
 
@@ -161,8 +161,8 @@ def test_cli_replay_report_into_an_empty_directory(tmp_path: Path) -> None:
 def test_a_regional_incident_says_its_regions_and_its_panels_name_them(
     config: Config, tmp_path: Path
 ) -> None:
-    from detectors.simulation.render import render
-    from detectors.simulation.scenarios import scenario
+    from restrictwatch.detectors.simulation.render import render
+    from restrictwatch.detectors.simulation.scenarios import scenario
 
     recorder = VerdictRecorder()
     lines = render(scenario("iq-exams-outside-kurdistan"), 1).lines

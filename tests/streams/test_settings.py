@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from detectors.exceptions import ConfigError
-from streams.settings import load_settings
+from restrictwatch.detectors.exceptions import ConfigError
+from restrictwatch.streams.settings import load_settings
 
 PASSWORD = "s3cret-Pa55"
 
@@ -159,7 +159,7 @@ def test_security_settings_from_the_environment(
 
 
 def test_every_setting_is_documented_in_the_readme_and_the_live_service_doc() -> None:
-    from streams.settings import WorkerSettings
+    from restrictwatch.streams.settings import WorkerSettings
 
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()

@@ -12,8 +12,8 @@ import pytest
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
-from streams import stale_store
-from streams.stale_store import is_stale, stale_partitions, wipe_partition
+from restrictwatch.streams import stale_store
+from restrictwatch.streams.stale_store import is_stale, stale_partitions, wipe_partition
 
 CHANGELOG = "rw-unit-rw-country-state-changelog"
 
