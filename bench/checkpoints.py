@@ -4,7 +4,7 @@
 
 Two measurements of the same three policies (`RW_CHECKPOINT_POLICY`):
   1. in process: `RecordHandler` over pk-2023-12-17 with a dict for the state table, so only
-     the checkpoints themselves (pickle + zlib of the country's state) differ;
+     the checkpoints themselves (the country's state as data, `detectors.state`) differ;
   2. through a real broker: a `restrictwatch worker` process (rocksdb store, changelog on the
      broker) from the start of the input topics to its final commit, counting records/s
      between its first and its last commit, and the messages its changelog received.

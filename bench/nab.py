@@ -239,8 +239,7 @@ def render_markdown(
         "TP/FP/FN count rows (NAB's counts: every row at or above the threshold is a detection). "
         "A threshold of 1.1 means NAB's optimiser found nothing better than never detecting (the "
         "null score); the event rows are scored at threshold 1 instead (a flag is a detection). "
-        "A row whose bin closed together with the next one (the row before a gap in the file) "
-        "gets no verdict from the replay's verdict recorder and scores 0. "
+        "Rows of bins still open at the end of a file get no verdict and score 0. "
         "Per-file columns are raw scores (a missed window costs 1, each false positive up to "
         f"0.11). Our pipeline raised {sum(events.values())} events over the seven files "
         f"({', '.join(f'{k} {v}' for k, v in zip(short, events.values(), strict=True))}).",

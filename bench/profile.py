@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 PARTS = (
-    "checkpoint encoding (pickle + zlib of changed countries)",
+    "checkpoint encoding (detectors.state + zlib of changed countries)",
     "detection core (detectors/)",
     "worker glue (streams/: merge, hand-off, publish)",
     "Faust, mode and asyncio (per-event machinery, timers, tables)",
@@ -45,7 +45,7 @@ def _ours(file: str) -> bool:
 
 def _checkpointing(stack: list[tuple[str, str]]) -> bool:
     return any(
-        (func.endswith("to_bytes") and "detectors/monitor.py" in file)
+        (func.endswith("snapshot") and "detectors/pipeline.py" in file)
         or (func.endswith("encode") and "streams/handler.py" in file)
         for func, file in stack
     )

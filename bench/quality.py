@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.markdown import replace_section
 from restrictwatch.detectors.config import Config, config_as_yaml, load_config, parse_config
-from restrictwatch.detectors.evaluation import ALL, KINDS, Quality
+from restrictwatch.detectors.evaluation import ALL, Quality
 from restrictwatch.detectors.simulation.scenarios import (
     SETS,
     country_days,
@@ -24,6 +24,7 @@ from restrictwatch.detectors.simulation.scenarios import (
     scenario_set,
     select_scenarios,
 )
+from restrictwatch.detectors.vocabulary import KINDS
 from restrictwatch.streams.quality import Backtest, format_value, marker, run_backtest, scope_text
 
 CONFIGS = Path(__file__).resolve().parent / "configs"

@@ -22,16 +22,14 @@ from dataclasses import dataclass, field
 from restrictwatch.detectors.config import Thresholds
 from restrictwatch.detectors.records import SeriesKey
 from restrictwatch.detectors.series import Verdict
+from restrictwatch.detectors.vocabulary import OUTAGE, RESTRICTION, THROTTLING
 
-OUTAGE = "network_outage"
-RESTRICTION = "platform_restriction"
 # A network's probes failing less than this many times reach_drop below expectation, with nothing
 # else to say so, open only after lifecycle.weak_open_after_bins.
 SHALLOW_REACH = 2.0
 # Country-wide probes failing fewer times than this in a bin (by their failure breakdown), and
 # shallowly, are a small sample's luck until the run is long: see `_classify_platform`.
 FEW_FAILED_PROBES = 10
-THROTTLING = "throttling"
 KIND_RANK = {THROTTLING: 0, RESTRICTION: 1, OUTAGE: 2}
 
 AreaUnit = tuple[str, int | None, str | None]
@@ -39,13 +37,6 @@ AreaUnit = tuple[str, int | None, str | None]
 ("outage", asn or None, None) or ("platform", asn or None, platform)."""
 UnitKey = tuple[str, int | None, str | None, str | None]
 """(family, asn, platform, region): an `AreaUnit` and its region, None for the whole country."""
-
-
-def unit_key(unit: tuple[object, ...]) -> UnitKey:
-    """A unit key of four fields; a checkpoint written before regions holds keys of three."""
-    if len(unit) == 3:
-        unit = (*unit, None)
-    return unit  # type: ignore[return-value]
 
 
 @dataclass(slots=True)

@@ -31,11 +31,8 @@ from datetime import datetime
 from typing import Any
 
 from restrictwatch.detectors.events import iso, latest_messages
+from restrictwatch.detectors.vocabulary import KINDS, RESTRICTION, THROTTLING
 
-OUTAGE = "network_outage"
-RESTRICTION = "platform_restriction"
-THROTTLING = "throttling"
-KINDS: tuple[str, ...] = (OUTAGE, RESTRICTION, THROTTLING)
 PLATFORM_KINDS = frozenset({RESTRICTION, THROTTLING})
 BENIGN = "benign"
 ALL = "all"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pycountry
 
-from restrictwatch.detectors.correlate import OUTAGE, THROTTLING
+from restrictwatch.detectors.vocabulary import OUTAGE, THROTTLING
 
 SCHEMA_ID = "restrictwatch.event.v1"
 

@@ -14,17 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from restrictwatch.detectors.config import Config
-from restrictwatch.detectors.correlate import (
-    KIND_RANK,
-    OUTAGE,
-    THROTTLING,
-    Observation,
-    UnitKey,
-    unit_key,
-)
+from restrictwatch.detectors.correlate import KIND_RANK, Observation, UnitKey
 from restrictwatch.detectors.events import SCHEMA_ID, iso, make_event_id, summarize
 from restrictwatch.detectors.records import FAILURE_LAYERS, SeriesKey
 from restrictwatch.detectors.series import Verdict
+from restrictwatch.detectors.vocabulary import OUTAGE, THROTTLING
 
 
 @dataclass(slots=True)
@@ -250,18 +244,6 @@ class IncidentBook:
         self.country = country
         self.trackers: dict[UnitKey, UnitTracker] = {}
         self.incidents: dict[str, Incident] = {}
-
-    def migrate(self) -> None:
-        """Give unit keys of a checkpoint written before regions their fourth field."""
-        self.trackers = {unit_key(k): t for k, t in self.trackers.items()}
-        for t in self.trackers.values():
-            t.key = unit_key(t.key)
-        for incident in self.incidents.values():
-            incident.units = {unit_key(k): t for k, t in incident.units.items()}
-            for t in incident.units.values():
-                t.key = unit_key(t.key)
-            if incident.emitted_scope is not None and len(incident.emitted_scope) == 3:
-                incident.emitted_scope = (*incident.emitted_scope, ())
 
     def open_units(self) -> set[UnitKey]:
         """Units inside an open incident and still anomalous or recovering."""

@@ -9,8 +9,7 @@ holding the others back, and its series are gaps, never drops.
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from restrictwatch.detectors.config import Config, Thresholds
@@ -33,16 +32,6 @@ class SourceClock:
     # Steps within a bin do not count, so records of one batch a few seconds apart do not look
     # like a fast feed. It can only err short, and short means the plain silence limit.
     step: float | None = None
-
-    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        # A checkpoint written before a field existed lacks it: that field takes its default.
-        for f in fields(self):
-            if f.default is not MISSING:
-                setattr(self, f.name, f.default)
-            elif f.default_factory is not MISSING:
-                setattr(self, f.name, f.default_factory())
-        for name, value in state[1].items():
-            setattr(self, name, value)
 
 
 @dataclass(slots=True)
@@ -69,26 +58,6 @@ class CountryMonitor:
         self.last_verdicts: dict[SeriesKey, Verdict] = {}
         self.last_bin: dict[SeriesKey, float] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        # The config is not state: the restoring worker brings its own (and may have reloaded it).
-        state = dict(self.__dict__)
-        state["config"] = None
-        state["thresholds"] = {}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-    def to_bytes(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, config: Config) -> CountryMonitor:
-        monitor: CountryMonitor = pickle.loads(data)
-        monitor.book.migrate()
-        monitor.reconfigure(config)
-        return monitor
-
     def reconfigure(self, config: Config) -> None:
         """Take a new config without losing learned state; new thresholds apply from the next bin."""
         self.config = config
@@ -98,7 +67,11 @@ class CountryMonitor:
             )
             self.thresholds[key] = s.thresholds
 
-    def add(self, sample: Sample) -> list[dict[str, Any]] | Rejection:
+    def add(
+        self, sample: Sample, closed: list[tuple[float, Verdict]] | None = None
+    ) -> list[dict[str, Any]] | Rejection:
+        """The sample's bin, and whatever its source's watermark closes and evaluates; the
+        verdicts of closed bins are appended to `closed` when it is given."""
         width = self.config.bin_seconds
         key = sample.key
         bin_start = sample.ts - sample.ts % width
@@ -136,10 +109,12 @@ class CountryMonitor:
             clock.step = step
         clock.max_ts = max(clock.max_ts, sample.ts)
         self.max_ts = max(self.max_ts, sample.ts)
-        self._close_bins(clock)
+        self._close_bins(clock, closed)
         return self._evaluate()
 
-    def _close_bins(self, clock: SourceClock) -> None:
+    def _close_bins(
+        self, clock: SourceClock, closed: list[tuple[float, Verdict]] | None = None
+    ) -> None:
         width = self.config.bin_seconds
         watermark = clock.max_ts - self.config.lateness_seconds
         closed_until = watermark - watermark % width
@@ -153,6 +128,8 @@ class CountryMonitor:
             for v in verdicts:
                 self.last_verdicts[v.key] = v
                 self.last_bin[v.key] = bin_start
+            if closed is not None:
+                closed += [(bin_start, v) for v in verdicts]
             self.stats.bins_closed += 1
             if self.evaluated_until is not None and bin_start < self.evaluated_until:
                 self.stats.verdicts_too_late += len(verdicts)

@@ -1,88 +1,128 @@
-"""The detection pipeline: raw records in, event messages and rejections out. No I/O, no clock.
+"""The core's one interface: raw records in, event messages and rejections out. No I/O, no clock.
 
-The live worker and `replay` both drive this class, so whatever one does to a record the other
-does too. The caller may pass wall-clock `now` (the worker does) to reject records from the future;
-without it (replay) the reference is the newest accepted record.
+The live worker, `replay`, the backtests and the benchmarks all drive this class and nothing
+below it, so whatever one does to a record the others do too (tests/test_boundary.py keeps the
+edges out of the internals). Like a stateful operator of a stream processor (bytewax's
+StatefulLogic) it takes items (`process`, `process_sample`, `process_batch`), gives its state per
+key as bytes (`snapshot`, `restore`, `forget`, per country) and shows read-only views (`view`,
+`totals`). The caller may pass wall-clock `now` (the worker does) to reject records from the
+future; without it (replay) the reference is the newest accepted record.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from restrictwatch.detectors import state
 from restrictwatch.detectors.config import Config
-from restrictwatch.detectors.monitor import CountryMonitor
+from restrictwatch.detectors.incidents import IncidentBook
+from restrictwatch.detectors.monitor import CountryMonitor, MonitorStats, SourceClock
 from restrictwatch.detectors.records import Rejection, Sample, SeriesKey, decode_sample
+from restrictwatch.detectors.series import Series
+from restrictwatch.detectors.state import StateError
+from restrictwatch.detectors.view import CountryView, OpenIncident, Reading, Totals
 
 JUMP_QUORUM = 3
 
 
 @dataclass(slots=True)
 class Outcome:
-    """What one record produced: event messages, or the reason it was rejected."""
+    """What one record produced: event messages, or the reason it was rejected.
+
+    `advanced`: its country's evaluation moved on (bins were evaluated or skipped), so a
+    checkpoint per bin is due. `closed`: readings of the bins it closed, when the pipeline was
+    built with `keep_readings` (the report draws them).
+    """
 
     events: list[dict[str, Any]] = field(default_factory=list)
     rejection: Rejection | None = None
     sample: Sample | None = None
+    advanced: bool = False
+    closed: tuple[Reading, ...] = ()
 
 
 class Pipeline:
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.monitors: dict[str, CountryMonitor] = {}
-        self.frontier = float("-inf")
-        self.accepted = 0
-        self.rejected: Counter[str] = Counter()
-        self.emitted: Counter[str] = Counter()
+    def __init__(self, config: Config, keep_readings: bool = False) -> None:
+        self._config = config
+        self._monitors: dict[str, CountryMonitor] = {}
+        self._frontier = float("-inf")
+        self._accepted = 0
+        self._rejected: Counter[str] = Counter()
+        self._emitted: Counter[str] = Counter()
         self._jump_votes: dict[SeriesKey, float] = {}
+        self._keep_readings = keep_readings
+
+    @property
+    def config(self) -> Config:
+        return self._config
 
     def reconfigure(self, config: Config) -> None:
-        self.config = config
-        for m in self.monitors.values():
+        """A new config for every country, keeping what was learned; new thresholds apply
+        from the next bin."""
+        self._config = config
+        for m in self._monitors.values():
             m.reconfigure(config)
 
+    # records ----------------------------------------------------------------------------------
+
     def process(self, raw: bytes, now: float | None = None) -> Outcome:
-        decoded = decode_sample(raw, self.config.max_record_bytes)
+        decoded = decode_sample(raw, self._config.max_record_bytes)
         if isinstance(decoded, Rejection):
             return self._reject(decoded)
         return self.process_sample(decoded, now)
 
-    def process_sample(self, sample: Sample, now: float | None = None) -> Outcome:
-        limit = self.config.max_future_seconds
-        if now is not None and sample.ts > now + limit:
-            return self._reject(
-                Rejection(
-                    "future",
-                    f"ts {sample.ts:.0f} is more than {limit} s ahead of the wall clock",
-                    "validate",
-                ),
-                sample,
+    def process_batch(self, raws: Iterable[bytes], now: float | None = None) -> list[Outcome]:
+        """Each record in turn, one outcome each: a bad one never costs its neighbours."""
+        return [self.process(raw, now) for raw in raws]
+
+    def ahead_of_clock(self, ts: float, now: float) -> Rejection | None:
+        """Whether a record is too far ahead of the wall clock to be used. The worker asks
+        before its merge too: a far-future record at the head of a queue would hold the other
+        topic back for ever."""
+        limit = self._config.max_future_seconds
+        if ts > now + limit:
+            return Rejection(
+                "future", f"ts {ts:.0f} is more than {limit} s ahead of the wall clock", "validate"
             )
-        if sample.ts > self.frontier + limit and not self._corroborated_jump(sample):
+        return None
+
+    def process_sample(self, sample: Sample, now: float | None = None) -> Outcome:
+        """A decoded record (the worker decodes before its merge, which orders by event time)."""
+        limit = self._config.max_future_seconds
+        if now is not None:
+            ahead = self.ahead_of_clock(sample.ts, now)
+            if ahead is not None:
+                return self._reject(ahead, sample)
+        if sample.ts > self._frontier + limit and not self._corroborated_jump(sample):
             return self._reject(
                 Rejection(
                     "future",
                     f"ts {sample.ts:.0f} is more than {limit} s ahead of the newest accepted record "
-                    f"({self.frontier:.0f}) and not enough other series confirm the jump yet",
+                    f"({self._frontier:.0f}) and not enough other series confirm the jump yet",
                     "validate",
                 ),
                 sample,
             )
-        monitor = self.monitors.get(sample.key.country)
+        monitor = self._monitors.get(sample.key.country)
         if monitor is None:
-            monitor = self.monitors[sample.key.country] = CountryMonitor(
-                sample.key.country, self.config
+            monitor = self._monitors[sample.key.country] = CountryMonitor(
+                sample.key.country, self._config
             )
-        result = monitor.add(sample)
+        evaluated_until = monitor.evaluated_until
+        closed: list[tuple[float, Any]] | None = [] if self._keep_readings else None
+        result = monitor.add(sample, closed)
         if isinstance(result, Rejection):
             return self._reject(result, sample)
-        self.accepted += 1
-        if sample.ts > self.frontier:
-            self.frontier = sample.ts
+        self._accepted += 1
+        if sample.ts > self._frontier:
+            self._frontier = sample.ts
         for message in result:
-            self.emitted[f"{message['kind']}:{message['status']}"] += 1
-        return Outcome(result, None, sample)
+            self._emitted[f"{message['kind']}:{message['status']}"] += 1
+        readings = tuple(_reading(monitor, b, v) for b, v in closed) if closed else ()
+        return Outcome(result, None, sample, monitor.evaluated_until != evaluated_until, readings)
 
     def _corroborated_jump(self, sample: Sample) -> bool:
         """Accept a jump of the whole input ahead (a feed back after days) once enough series agree.
@@ -96,7 +136,7 @@ class Pipeline:
         of n live series resuming together pays min(JUMP_QUORUM, n) - 1 records, dead-lettered as
         `future`: the price of the protection, which a lone series cannot have.
         """
-        if self.frontier == float("-inf"):
+        if self._frontier == float("-inf"):
             return True
         self._jump_votes[sample.key] = sample.ts
         if len(self._jump_votes) > 256:
@@ -115,9 +155,9 @@ class Pipeline:
         longer is not waited for. Read from the monitors' checkpointed state, so a restored
         country counts as it did.
         """
-        since = self.frontier - self.config.max_future_seconds
+        since = self._frontier - self._config.max_future_seconds
         live = {candidate}
-        for monitor in self.monitors.values():
+        for monitor in self._monitors.values():
             for clock in monitor.sources.values():
                 if clock.max_ts < since:
                     continue
@@ -133,17 +173,123 @@ class Pipeline:
         return len(live)
 
     def _reject(self, rejection: Rejection, sample: Sample | None = None) -> Outcome:
-        self.rejected[rejection.error_type] += 1
+        self._rejected[rejection.error_type] += 1
         return Outcome([], rejection, sample)
 
-    @property
-    def series_count(self) -> int:
-        return sum(len(m.series) for m in self.monitors.values())
+    # state ------------------------------------------------------------------------------------
+
+    def countries(self) -> list[str]:
+        return sorted(self._monitors)
+
+    def snapshot(self, country: str) -> bytes | None:
+        """The country's whole detection state as bytes (`detectors.state`); None if the core
+        holds nothing for it (only rejections so far)."""
+        monitor = self._monitors.get(country)
+        return None if monitor is None else state.encode(monitor)
+
+    def restore(self, country: str, data: bytes) -> None:
+        """Take a country's state from `snapshot` bytes, under this pipeline's config.
+
+        Raises `StateError` (and keeps what it had) when the bytes are not a checkpoint of this
+        format for this country; nothing in them can run.
+        """
+        monitor = state.decode(data)
+        _check_monitor(monitor, country)
+        monitor.reconfigure(self._config)
+        self._monitors[country] = monitor
+        # The far-future check compares with the newest accepted record: a restored pipeline
+        # must not take the first record it sees as that reference.
+        self._frontier = max(self._frontier, monitor.max_ts)
+
+    def forget(self, countries: Iterable[str]) -> None:
+        """Drop countries' state (their partition moved to another worker)."""
+        for country in countries:
+            self._monitors.pop(country, None)
+
+    # views ------------------------------------------------------------------------------------
+
+    def view(self, country: str) -> CountryView | None:
+        monitor = self._monitors.get(country)
+        return None if monitor is None else _country_view(monitor)
+
+    def views(self) -> list[CountryView]:
+        return [_country_view(self._monitors[c]) for c in self.countries()]
 
     @property
-    def warming_series(self) -> int:
-        return sum(sum(m.warming_series().values()) for m in self.monitors.values())
+    def accepted(self) -> int:
+        return self._accepted
 
-    @property
-    def open_incidents(self) -> int:
-        return sum(m.open_incidents for m in self.monitors.values())
+    def totals(self) -> Totals:
+        monitors = self._monitors.values()
+        return Totals(
+            accepted=self._accepted,
+            rejected=dict(self._rejected),
+            emitted=dict(self._emitted),
+            countries=len(self._monitors),
+            series=sum(len(m.series) for m in monitors),
+            warming_series=sum(sum(m.warming_series().values()) for m in monitors),
+            open_incidents=sum(m.open_incidents for m in monitors),
+        )
+
+
+def _reading(monitor: CountryMonitor, bin_start: float, v: Any) -> Reading:
+    thresholds = monitor.thresholds.get(v.key) or monitor.config.thresholds
+    return Reading(v.key, bin_start, v.observed, v.expected, v.z, v.ready, thresholds.min_sigmas)
+
+
+def _country_view(m: CountryMonitor) -> CountryView:
+    readings = tuple(
+        _reading(m, m.last_bin[key], v) for key, v in m.last_verdicts.items() if key in m.last_bin
+    )
+    incidents = tuple(
+        OpenIncident(
+            event_id=i.event_id,
+            kind=i.kind,
+            started_at=i.started_at,
+            asns=tuple(i.asns),
+            platforms=tuple(i.platforms),
+            regions=tuple(i.regions),
+            severity=i.severity_sum / i.severity_bins if i.severity_bins else 0.0,
+        )
+        for i in m.book.incidents.values()
+    )
+    return CountryView(
+        country=m.country,
+        series=tuple(m.series),
+        readings=readings,
+        newest_by_source={s: c.max_ts for s, c in m.sources.items()},
+        incidents=incidents,
+        warming=m.warming_series(),
+        bins_closed=m.stats.bins_closed,
+        bins_evaluated=m.stats.bins_evaluated,
+        verdicts_too_late=m.stats.verdicts_too_late,
+        evaluated_until=m.evaluated_until,
+        max_ts=m.max_ts,
+        silence_seconds=float(m.config.lifecycle.source_silence_seconds),
+    )
+
+
+def _check_monitor(monitor: object, country: str) -> None:
+    """The decoded tree has the monitor's shape: what the codec cannot know about types."""
+    if not isinstance(monitor, CountryMonitor):
+        raise StateError(f"state of {type(monitor).__name__}, not of a country")
+    if monitor.country != country:
+        raise StateError(f"state of {monitor.country!r}, not of {country!r}")
+    expected = {
+        "series": dict,
+        "sources": dict,
+        "pending": dict,
+        "last_bin": dict,
+        "book": IncidentBook,
+        "stats": MonitorStats,
+    }
+    for name, kind in expected.items():
+        if not isinstance(getattr(monitor, name), kind):
+            raise StateError(f"state of {country}: {name} is not a {kind.__name__}")
+    if not all(isinstance(c, SourceClock) for c in monitor.sources.values()):
+        raise StateError(f"state of {country}: a source clock of another type")
+    if not all(
+        isinstance(k, SeriesKey) and k.country == country and isinstance(s, Series)
+        for k, s in monitor.series.items()
+    ):
+        raise StateError(f"state of {country}: a series of another type or country")

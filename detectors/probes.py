@@ -32,12 +32,6 @@ class EWStat:
         self.mean += increment
         self.var = (1 - rate) * (self.var + diff * increment)
 
-    def __getstate__(self) -> tuple[float, float, int]:
-        return self.mean, self.var, self.n
-
-    def __setstate__(self, state: tuple[float, float, int]) -> None:
-        self.mean, self.var, self.n = state
-
 
 class ProbeBaseline:
     """Exponentially weighted success rate and log-latency, with a binomial-aware z-score.

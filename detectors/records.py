@@ -39,8 +39,7 @@ _SIGNALS = {"traffic": "traffic", "reachability": "reachability"}
 
 
 class SeriesKey(NamedTuple):
-    """Identity of one time series. `region` is last so that keys written before it existed
-    (checkpoints of five fields) still load, as country-level series."""
+    """Identity of one time series."""
 
     signal: str
     source: str

@@ -85,13 +85,6 @@ class SeasonalModel:
         self.slow_since = self.detector.slow_onset
         return forecast.expected, z, forecast.ready
 
-    def __getstate__(self) -> SeasonalBaseline:
-        return self.detector
-
-    def __setstate__(self, state: SeasonalBaseline) -> None:
-        self.detector, self.provisional = state, False
-        self.slow_expected = self.slow_sigma = self.slow_since = None
-
 
 @dataclass(slots=True)
 class TrafficBin:

@@ -43,12 +43,6 @@ class Cadence:
         self.spacing = spacing + 0.05 * (min(dt, DAY) - spacing)
         return spacing
 
-    def __getstate__(self) -> tuple[float | None, float | None]:
-        return self.last_ts, self.spacing
-
-    def __setstate__(self, state: tuple[float | None, float | None]) -> None:
-        self.last_ts, self.spacing = state
-
 
 class SlowReference:
     """A long memory of a level (in log units) that a sustained move one way does not drag along.

@@ -7,13 +7,11 @@ import logging
 import signal
 import ssl
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event
 from faust.types import TP
 from faust.worker import Worker
 
@@ -89,6 +87,8 @@ def create_app(
     """Build the worker app. `config` defaults to the file named in settings (or the packaged one)."""
     faust_fixes.apply()
     stale_store.apply()
+    for problem in faust_fixes.unmet():
+        log.warning("faust-streaming: %s (see streams/faust_fixes.py)", problem)
     config = config or load_config(settings.detector_config)
     if settings.store.startswith("rocksdb"):
         mark_state_dir(settings.state_dir)
@@ -153,7 +153,7 @@ def create_app(
     def fetched_at(tp: TP) -> float | None:
         """Wall time of the partition's last fetch response, which set its highwater."""
         try:  # aiokafka's, which Faust does not pass on
-            consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            consumer = faust_fixes.aiokafka_consumer(app)
             ms: int | None = consumer.last_poll_timestamp(tp)
         except Exception:  # not assigned, or not fetched yet
             return None
@@ -183,17 +183,13 @@ def create_app(
         Faust files a table key under the partition of the *current event* (the rocksdb store
         asserts there is one, and so does the changelog without a partitioner). In the agent
         that is the country's partition already; the timer runs with the newest event of the
-        country's partition as the current event. (`_current_event` is Faust's own context
-        variable; faust-streaming is pinned.)
+        country's partition as the current event (`faust_fixes.current_event`).
         """
         event = last_event.get(handler.partition_of.get(country, -1))
         if event is None:
             return  # revoked meanwhile: the new owner reads the records again
-        token = _current_event.set(weakref.ref(event))
-        try:
+        with faust_fixes.current_event(event):
             table[country.encode()] = data
-        finally:
-            _current_event.reset(token)
 
     def publish(out: Output) -> None:
         # send_soon queues in call order on the producer buffer, which Faust flushes before it
@@ -264,7 +260,7 @@ def create_app(
                 continue
             key = (tp.topic, tp.partition)
             progress = PartitionProgress(
-                committed=consumer._committed_offset.get(tp),
+                committed=faust_fixes.committed_offset(consumer, tp),
                 acked_through=handler.acked_through.get(key),
                 received=handler.received.get(key),
                 highwater=highwater(tp),

@@ -1,6 +1,8 @@
-"""Bytes from the broker shown safely: one line of text, whatever the bytes are."""
+"""What the command line shows: bytes from the broker safely on one line, and tables."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 def escaped(data: bytes | None) -> str:
@@ -40,3 +42,34 @@ def _escape_char(c: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def table(
+    rows: Sequence[Sequence[str]],
+    header: Sequence[str] | None = None,
+    rule: bool = False,
+    group_first: bool = False,
+) -> str:
+    """Columns padded to their widest cell, two spaces apart, no trailing space: the one table
+    format of the command line. `rule` draws dashes under the header; `group_first` leaves a
+    first cell blank when it repeats the row above (rows grouped by it)."""
+    shown = [list(r) for r in rows]
+    if group_first:
+        last = None
+        for r in shown:
+            r[0], last = ("" if r[0] == last else r[0]), r[0]
+    everything = [list(header), *shown] if header is not None else shown
+    if not everything:
+        return ""
+    widths = [max(len(r[i]) for r in everything) for i in range(len(everything[0]))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    out = []
+    if header is not None:
+        out.append(line(header))
+        if rule:
+            out.append("  ".join("-" * w for w in widths))
+    out += [line(r) for r in shown]
+    return "\n".join(out)

@@ -21,8 +21,8 @@ from a silent source. Each source keeps its own order, so the core sees what `re
 Delivery (at least once). A record's offset is acknowledged only after a checkpoint of its
 partition holds the state it changed: per evaluated bin ("bin"), per record ("record"), or only
 every N records and on the timer ("interval"). A checkpoint stores, per country, the monitor and
-the last offset of each input topic-partition folded into it. Writing a large state costs seconds
-(a 2,500-series country pickles to ~4 MB in ~60 ms), so except per record a partition waits after
+the last offset of each input topic-partition folded into it. Writing a large state costs time
+(`detectors.state` encodes it as data, never pickle), so except per record a partition waits after
 each checkpoint long enough that checkpoints take at most `checkpoint_max_share` of the time; a
 small state is still checkpointed every bin, a large one less often. Faust flushes the producer
 (events, dead letters, changelog) before it commits offsets, so after a crash the worker re-reads
@@ -35,32 +35,31 @@ A dead letter may be sent twice.
 from __future__ import annotations
 
 import logging
-import pickle
+import struct
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import inf
 from typing import Any, Literal
 
+import orjson
+
 from restrictwatch.detectors.config import Config
-from restrictwatch.detectors.exceptions import RestrictwatchError
-from restrictwatch.detectors.monitor import CountryMonitor
 from restrictwatch.detectors.pipeline import Pipeline
 from restrictwatch.detectors.records import Rejection, Sample, decode_sample
+from restrictwatch.detectors.state import StateError
 
 TP = tuple[str, int]
 CheckpointPolicy = Literal["bin", "record", "interval"]
-CHECKPOINT_MAGIC = b"rw-state-1:"
+# A checkpoint: this, the length of the offsets' JSON (4 bytes, big-endian), that JSON (a list of
+# [topic, partition, offset]), then the core's snapshot of the country (`detectors.state`).
+# Version 1 was a pickle: refused, as any unreadable checkpoint is.
+CHECKPOINT_MAGIC = b"rw-checkpoint-2:"
 # The longest the merge waits for a topic that has a backlog, or is far behind (a topic that
 # never delivers must not stop the other for ever).
 MAX_WAIT_SECONDS = 30.0
 log = logging.getLogger("restrictwatch.worker")
-
-
-class StateError(RestrictwatchError):
-    """A checkpoint in the state table cannot be read."""
 
 
 @dataclass(slots=True)
@@ -91,22 +90,24 @@ class Checkpoint:
     """One country's state as the table holds it: the monitor and the offsets folded into it."""
 
     offsets: dict[TP, int]
-    monitor: bytes
+    state: bytes
 
     def encode(self) -> bytes:
-        # zlib level 1: a 67 kB Pakistan monitor becomes 18 kB for 0.3 ms.
-        body = pickle.dumps((self.offsets, self.monitor), protocol=pickle.HIGHEST_PROTOCOL)
-        return CHECKPOINT_MAGIC + zlib.compress(body, 1)
+        offsets = orjson.dumps([[t, p, o] for (t, p), o in sorted(self.offsets.items())])
+        return CHECKPOINT_MAGIC + struct.pack(">I", len(offsets)) + offsets + self.state
 
     @classmethod
     def decode(cls, data: bytes) -> Checkpoint:
         if not data.startswith(CHECKPOINT_MAGIC):
-            raise StateError(f"not a restrictwatch checkpoint (starts {data[:16]!r})")
+            raise StateError(f"not a restrictwatch checkpoint (starts {bytes(data[:16])!r})")
+        head = len(CHECKPOINT_MAGIC)
         try:
-            offsets, monitor = pickle.loads(zlib.decompress(data[len(CHECKPOINT_MAGIC) :]))
-        except (zlib.error, pickle.UnpicklingError, ValueError, TypeError) as exc:
-            raise StateError(f"unreadable checkpoint: {exc}") from exc
-        return cls(offsets, monitor)
+            (size,) = struct.unpack_from(">I", data, head)
+            rows = orjson.loads(data[head + 4 : head + 4 + size])
+            offsets = {(str(t), int(p)): int(o) for t, p, o in rows}
+        except (struct.error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            raise StateError(f"unreadable checkpoint offsets: {exc}") from None
+        return cls(offsets, data[head + 4 + size :])
 
 
 @dataclass(slots=True)
@@ -133,6 +134,7 @@ class HandlerStats:
     skipped: int = 0  # records already inside a restored checkpoint
     released_alone: int = 0  # records merged while the other topic's queue was empty
     restored: int = 0  # countries loaded from the table
+    unreadable: int = 0  # countries whose checkpoint could not be read: started afresh
     checkpoints: int = 0
     checkpoint_bytes: int = 0
     checkpoint_seconds: float = 0.0  # spent encoding checkpoints
@@ -230,8 +232,8 @@ class RecordHandler:
             part = self.partitions.pop(p, None)
             if part is None:
                 continue
+            self.pipeline.forget(part.countries)
             for country in part.countries:
-                self.pipeline.monitors.pop(country, None)
                 self.offsets.pop(country, None)
                 self.partition_of.pop(country, None)
         for tp in [tp for tp in self.received if tp[1] in partitions]:
@@ -248,7 +250,7 @@ class RecordHandler:
         s = self.stats
         return (
             f"{s.received} records received, {self.pipeline.accepted} used, "
-            f"{sum(self.pipeline.rejected.values())} rejected, {s.skipped} skipped as already "
+            f"{sum(self.pipeline.totals().rejected.values())} rejected, {s.skipped} skipped as already "
             f"checkpointed, {s.released_alone} merged without the other topic; waiting in the "
             f"merge: {waiting or 'none'}; {s.checkpoints} checkpoints ({s.checkpoint_bytes:,} "
             f"bytes, {s.checkpoint_seconds:.1f} s), {s.restored} countries restored"
@@ -305,20 +307,9 @@ class RecordHandler:
                 ),
             )
             return None
-        limit = self.pipeline.config.max_future_seconds
-        if decoded.ts > now + limit:
-            # Rejected before the merge: a far-future record at the head of its queue would hold
-            # the other topic back for ever.
-            self._dead(
-                out,
-                part,
-                inbound,
-                Rejection(
-                    "future",
-                    f"ts {decoded.ts:.0f} is more than {limit} s ahead of the wall clock",
-                    "validate",
-                ),
-            )
+        ahead = self.pipeline.ahead_of_clock(decoded.ts, now)
+        if ahead is not None:
+            self._dead(out, part, inbound, ahead)
             return None
         self._ensure_loaded(country, inbound.partition, part)
         if self._already_folded(country, inbound):
@@ -409,8 +400,6 @@ class RecordHandler:
             # Delivered again while its first copy waited in the queue (after a rebalance).
             self.stats.skipped += 1
             return
-        monitor = self.pipeline.monitors.get(country)
-        evaluated_before = monitor.evaluated_until if monitor is not None else None
         result = self.pipeline.process_sample(sample, now)
         if result.rejection is not None:
             out.dead.append((inbound, result.rejection))
@@ -421,9 +410,7 @@ class RecordHandler:
         part.since_checkpoint += 1
         if result.events:
             out.events += result.events
-            part.bin_evaluated = True
-        monitor = self.pipeline.monitors.get(country)
-        if monitor is not None and monitor.evaluated_until != evaluated_before:
+        if result.events or result.advanced:
             part.bin_evaluated = True
 
     def _dead(
@@ -443,13 +430,22 @@ class RecordHandler:
         if data is None:
             self.offsets[country] = {}
             return
-        checkpoint = Checkpoint.decode(data)
-        monitor = CountryMonitor.from_bytes(checkpoint.monitor, self.pipeline.config)
+        try:
+            checkpoint = Checkpoint.decode(data)
+            self.pipeline.restore(country, checkpoint.state)
+        except StateError as exc:
+            # The documented fallback: the country starts afresh (it warms up again, as on a
+            # new deployment) from the committed offsets, and says so loudly; the worker goes on.
+            self.stats.unreadable += 1
+            self.offsets[country] = {}
+            log.error(
+                "checkpoint of %s unreadable, starting it afresh: %s",
+                country,
+                exc,
+                extra={"country": country, "reason": str(exc)},
+            )
+            return
         self.offsets[country] = checkpoint.offsets
-        self.pipeline.monitors[country] = monitor
-        # The far-future check compares with the newest accepted record: a restarted worker
-        # must not take the first record it sees as that reference.
-        self.pipeline.frontier = max(self.pipeline.frontier, monitor.max_ts)
         self.stats.restored += 1
 
     @staticmethod
@@ -492,10 +488,10 @@ class RecordHandler:
         """The state of every changed country of one partition, and the acks it makes safe."""
         started = self.cost_clock()
         for country in part.dirty:
-            monitor = self.pipeline.monitors.get(country)
-            if monitor is None:
+            snapshot = self.pipeline.snapshot(country)
+            if snapshot is None:
                 continue  # only rejections so far: nothing learned, nothing to keep
-            data = Checkpoint(dict(self.offsets[country]), monitor.to_bytes()).encode()
+            data = Checkpoint(dict(self.offsets[country]), snapshot).encode()
             out.checkpoints.append((country, data))
             self.stats.checkpoint_bytes += len(data)
         self.stats.checkpoints += 1

@@ -40,20 +40,17 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from restrictwatch.detectors.correlate import OUTAGE, RESTRICTION, THROTTLING
 from restrictwatch.detectors.exceptions import ConfigError
-from restrictwatch.detectors.monitor import CountryMonitor
 from restrictwatch.detectors.pipeline import Pipeline
 from restrictwatch.detectors.records import ERROR_TYPES, SeriesKey
+from restrictwatch.detectors.view import CountryView, Reading
+from restrictwatch.detectors.vocabulary import KINDS, OUTAGE, SIGNALS, STATUSES
 
 if TYPE_CHECKING:
     from restrictwatch.streams.settings import WorkerSettings
 
 log = logging.getLogger("restrictwatch.metrics")
 
-KINDS: tuple[str, ...] = (OUTAGE, RESTRICTION, THROTTLING)
-STATUSES: tuple[str, ...] = ("open", "update", "resolved")
-SIGNALS: tuple[str, ...] = ("traffic", "reachability")
 # Rejections that happen after a record decoded into a sample: those records count as decoded.
 AFTER_DECODE: frozenset[str] = frozenset({"wrong_key", "future", "late", "duplicate"})
 # Per-record handling takes tens of microseconds; a slow one waits on the producer.
@@ -190,7 +187,7 @@ class PipelineCollector(Collector):
         )
         yield GaugeMetricFamily(
             "rw_detector_state_bytes",
-            "Size of a country's pickled detector state (recomputed at most once a minute).",
+            "Size of a country's checkpointed detector state (recomputed at most once a minute).",
             labels=["country"],
         )
         yield GaugeMetricFamily(
@@ -282,26 +279,24 @@ class PipelineCollector(Collector):
 
     def _collect_pipeline(self, pipeline: Pipeline, now: float, f: dict[str, Family]) -> None:
         newest: dict[str, float] = {}
-        watched: list[tuple[SeriesKey, Any]] = []
+        watched: list[Reading] = []
         overflow = 0
-        monitors = sorted(pipeline.monitors.items())
-        for country, monitor in monitors:
-            self.on_country(country)
-            self._collect_monitor(country, monitor, now, f)
-            for source, clock in monitor.sources.items():
-                newest[source] = max(newest.get(source, float("-inf")), clock.max_ts)
+        views = pipeline.views()
+        for view in views:
+            self.on_country(view.country)
+            self._collect_country(view, pipeline, now, f)
+            for source, ts in view.newest_by_source.items():
+                newest[source] = max(newest.get(source, float("-inf")), ts)
             if not self.watchlist:
                 continue
-            cutoff = self._fresh_cutoff(monitor)
-            for key, verdict in sorted(monitor.last_verdicts.items(), key=_key_order):
-                if monitor.last_bin.get(key, cutoff) < cutoff:
-                    continue
-                if any(s.matches(key) for s in self.watchlist):
+            for r in sorted(view.fresh_readings(), key=_key_order):
+                if any(s.matches(r.key) for s in self.watchlist):
                     if len(watched) < self.watch_limit:
-                        watched.append((key, verdict))
+                        watched.append(r)
                     else:
                         overflow += 1
-        for key, verdict in watched:
+        for r in watched:
+            key = r.key
             labels = [
                 key.country,
                 key.region or "",
@@ -310,9 +305,9 @@ class PipelineCollector(Collector):
                 "" if key.asn is None else str(key.asn),
                 key.platform or "",
             ]
-            f["rw_series_observed"].add_metric(labels, verdict.observed)
-            f["rw_series_expected"].add_metric(labels, verdict.expected)
-            f["rw_series_score"].add_metric(labels, verdict.z)
+            f["rw_series_observed"].add_metric(labels, r.observed)
+            f["rw_series_expected"].add_metric(labels, r.expected)
+            f["rw_series_score"].add_metric(labels, r.z)
         f["rw_watchlist_series"].add_metric([], len(watched))
         f["rw_watchlist_overflow_series"].add_metric([], overflow)
         for source, ts in sorted(newest.items()):
@@ -321,46 +316,34 @@ class PipelineCollector(Collector):
                 seen = self._source_seen[source] = (ts, now)
             f["rw_event_time_lag_seconds"].add_metric([source], now - ts)
             f["rw_source_last_record_timestamp_seconds"].add_metric([source], seen[1])
-        for country in set(self._state_bytes) - set(pipeline.monitors):
+        for country in set(self._state_bytes) - {v.country for v in views}:
             del self._state_bytes[country]  # revoked: another worker reports it now
 
-    def _fresh_cutoff(self, monitor: CountryMonitor) -> float:
-        """Verdicts older than the silence window before the newest bin are stale, not current."""
-        if not monitor.last_bin:
-            return float("-inf")
-        return max(monitor.last_bin.values()) - monitor.config.lifecycle.source_silence_seconds
-
-    def _collect_monitor(
-        self, country: str, monitor: CountryMonitor, now: float, f: dict[str, Family]
+    def _collect_country(
+        self, view: CountryView, pipeline: Pipeline, now: float, f: dict[str, Family]
     ) -> None:
+        country = view.country
         tracked = dict.fromkeys(SIGNALS, 0)
-        for key in monitor.series:
+        for key in view.series:
             tracked[key.signal] = tracked.get(key.signal, 0) + 1
         anomalous = dict.fromkeys(tracked, 0)
-        cutoff = self._fresh_cutoff(monitor)
-        default_sigmas = monitor.config.thresholds.min_sigmas
-        for key, verdict in monitor.last_verdicts.items():
-            if not verdict.ready or monitor.last_bin.get(key, cutoff) < cutoff:
-                continue
-            thresholds = monitor.thresholds.get(key)
-            sigmas = thresholds.min_sigmas if thresholds is not None else default_sigmas
-            if verdict.z <= -sigmas:
-                anomalous[key.signal] = anomalous.get(key.signal, 0) + 1
-        warming = monitor.warming_series()
+        for r in view.fresh_readings():
+            if r.anomalous:
+                anomalous[r.key.signal] = anomalous.get(r.key.signal, 0) + 1
         for signal in sorted(tracked):
             f["rw_series_tracked"].add_metric([country, signal], tracked[signal])
-            f["rw_series_warming"].add_metric([country, signal], warming.get(signal, 0))
+            f["rw_series_warming"].add_metric([country, signal], view.warming.get(signal, 0))
             f["rw_anomalous_series"].add_metric([country, signal], anomalous[signal])
-        f["rw_detector_state_bytes"].add_metric([country], self._state_size(country, monitor, now))
-        f["rw_bins_closed"].add_metric([country], monitor.stats.bins_closed)
-        f["rw_bins_evaluated"].add_metric([country], monitor.stats.bins_evaluated)
-        if monitor.evaluated_until is not None:
+        f["rw_detector_state_bytes"].add_metric([country], self._state_size(pipeline, country, now))
+        f["rw_bins_closed"].add_metric([country], view.bins_closed)
+        f["rw_bins_evaluated"].add_metric([country], view.bins_evaluated)
+        if view.evaluated_until is not None:
             f["rw_watermark_delay_seconds"].add_metric(
-                [country], max(0.0, monitor.max_ts - monitor.evaluated_until)
+                [country], max(0.0, view.max_ts - view.evaluated_until)
             )
         active = dict.fromkeys(KINDS, 0)
         scopes: dict[tuple[str, str, str, str], tuple[int, float, float]] = {}
-        for incident in monitor.book.incidents.values():
+        for incident in view.incidents:
             active[incident.kind] = active.get(incident.kind, 0) + 1
             platforms = ",".join(incident.platforms) if incident.kind != OUTAGE else ""
             scope = (
@@ -369,11 +352,12 @@ class PipelineCollector(Collector):
                 _scope_label(incident.asns),
                 _scope_label(incident.regions),
             )
-            severity = (
-                incident.severity_sum / incident.severity_bins if incident.severity_bins else 0
-            )
             count, started, worst = scopes.get(scope, (0, incident.started_at, 0.0))
-            scopes[scope] = (count + 1, min(started, incident.started_at), max(worst, severity))
+            scopes[scope] = (
+                count + 1,
+                min(started, incident.started_at),
+                max(worst, incident.severity),
+            )
         for kind in sorted(active):
             f["rw_active_restrictions"].add_metric([country, kind], active[kind])
         for (kind, platforms, asns, regions), (count, started, severity) in sorted(scopes.items()):
@@ -382,17 +366,17 @@ class PipelineCollector(Collector):
             f["rw_active_restriction_started_timestamp_seconds"].add_metric(labels, started)
             f["rw_active_restriction_severity_ratio"].add_metric(labels, severity)
 
-    def _state_size(self, country: str, monitor: CountryMonitor, now: float) -> int:
+    def _state_size(self, pipeline: Pipeline, country: str, now: float) -> int:
         cached = self._state_bytes.get(country)
         if cached is not None and now - cached[1] < self.state_size_interval:
             return cached[0]
-        size = len(monitor.to_bytes())
+        size = len(pipeline.snapshot(country) or b"")
         self._state_bytes[country] = (size, now)
         return size
 
 
-def _key_order(item: tuple[SeriesKey, Any]) -> tuple[str, str, int, str, str]:
-    key = item[0]
+def _key_order(reading: Reading) -> tuple[str, str, int, str, str]:
+    key = reading.key
     return (key.signal, key.source, key.asn or 0, key.platform or "", key.region or "")
 
 

@@ -20,15 +20,7 @@ from typing import Any
 import orjson
 
 from restrictwatch.detectors.config import Config, load_config
-from restrictwatch.detectors.evaluation import (
-    ALL,
-    FALSE,
-    KINDS,
-    MISSED,
-    Quality,
-    evaluate,
-    parse_time,
-)
+from restrictwatch.detectors.evaluation import ALL, FALSE, MISSED, Quality, evaluate, parse_time
 from restrictwatch.detectors.events import iso
 from restrictwatch.detectors.schemas import SchemaError, validator
 from restrictwatch.detectors.simulation.render import render
@@ -38,7 +30,9 @@ from restrictwatch.detectors.simulation.scenarios import (
     scenario,
     select_scenarios,
 )
+from restrictwatch.detectors.vocabulary import KINDS
 from restrictwatch.streams.cli import EXTRA_COMMANDS, UsageError
+from restrictwatch.streams.display import table
 from restrictwatch.streams.replay import read_lines, replay
 
 MAX_WORKERS = 2
@@ -217,19 +211,6 @@ def comparison_rows(columns: Sequence[tuple[str, Quality]]) -> list[list[str]]:
     return rows
 
 
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    last_kind = None
-    for r in rows:
-        kind = r[0] if r[0] != last_kind else ""
-        last_kind = r[0]
-        cells = [kind, *r[1:]]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    return "\n".join(lines)
-
-
 def confusion_table(q: Quality) -> str:
     cols = [*KINDS, MISSED]
     empty: Counter[str] = Counter()
@@ -237,12 +218,7 @@ def confusion_table(q: Quality) -> str:
     rows.append(
         [f"{FALSE} (no incident)", *(str(q.confusion.get(FALSE, empty)[c]) for c in KINDS), ""]
     )
-    header = ["truth \\ event", *cols]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    )
+    return table(rows, ["truth \\ event", *cols])
 
 
 def scope_text(event: dict[str, Any]) -> str:
@@ -254,7 +230,12 @@ def scope_text(event: dict[str, Any]) -> str:
 def quality_report(columns: Sequence[tuple[str, Quality]]) -> str:
     """Metrics side by side, then each column's confusion matrix, misses and false events."""
     out = [
-        text_table(["kind", "metric", *(label for label, _ in columns)], comparison_rows(columns))
+        table(
+            comparison_rows(columns),
+            ["kind", "metric", *(label for label, _ in columns)],
+            rule=True,
+            group_first=True,
+        )
     ]
     if len(columns) > 1:
         out.append(f"\n{BETTER} better, {WORSE} worse than {columns[0][0]}")
@@ -281,12 +262,7 @@ def scenario_table(bt: Backtest) -> str:
             s = bt.by_scenario[(label, name)].summary()[ALL]
             cells.append(f"{s['detected']:.0f}/{s['incidents']:.0f}, {s['false_events']:.0f} false")
         rows.append([name, *cells])
-    header = ["scenario", *bt.labels]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    )
+    return table(rows, ["scenario", *bt.labels])
 
 
 def _json(obj: Any) -> None:

@@ -17,6 +17,7 @@ from restrictwatch.detectors.config import Config
 from restrictwatch.detectors.events import latest_messages
 from restrictwatch.detectors.pipeline import Outcome, Pipeline
 from restrictwatch.detectors.records import Rejection
+from restrictwatch.streams.display import table
 
 
 @dataclass
@@ -56,9 +57,10 @@ def replay(
 ) -> ReplayResult:
     """Run every line through the pipeline; write events and dead letters as they happen.
 
-    `observe`, if given, sees the pipeline after each record (the report's recorder uses it).
+    `observe`, if given, sees the pipeline and each record's outcome, with the readings of the
+    bins the record closed (the report's recorder uses them).
     """
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(config, keep_readings=observe is not None)
     result = ReplayResult(pipeline=pipeline)
     started = time.perf_counter()
     for result.lines, raw in enumerate(lines, start=1):
@@ -81,28 +83,28 @@ def replay(
 
 
 def summary_table(result: ReplayResult) -> str:
-    p = result.pipeline
-    assert p is not None
+    assert result.pipeline is not None
+    t = result.pipeline.totals()
     rate = result.lines / result.seconds if result.seconds > 0 else 0.0
     rows = [
         ("records read", f"{result.lines}"),
-        ("records used", f"{p.accepted}"),
+        ("records used", f"{t.accepted}"),
         ("dead letters", f"{result.dead_letters}"),
     ]
-    rows += [(f"  {reason}", f"{n}") for reason, n in sorted(p.rejected.items())]
+    rows += [(f"  {reason}", f"{n}") for reason, n in sorted(t.rejected.items())]
     rows += [
-        ("countries", f"{len(p.monitors)}"),
-        ("series", f"{p.series_count}"),
-        ("  still warming up", f"{p.warming_series}"),
+        ("countries", f"{t.countries}"),
+        ("series", f"{t.series}"),
+        ("  still warming up", f"{t.warming_series}"),
         ("event messages", f"{len(result.events)}"),
     ]
-    rows += [(f"  {k}", f"{n}") for k, n in sorted(p.emitted.items())]
+    rows += [(f"  {k}", f"{n}") for k, n in sorted(t.emitted.items())]
     rows += [
-        ("incidents still open", f"{p.open_incidents}"),
+        ("incidents still open", f"{t.open_incidents}"),
         ("elapsed", f"{result.seconds:.2f} s ({rate:,.0f} records/s)"),
     ]
     width = max(len(r[0]) for r in rows)
-    lines = ["replay summary", "-" * (width + 24)] + [f"{k.ljust(width)}  {v}" for k, v in rows]
+    lines = ["replay summary", "-" * (width + 24), table(rows)]
     incidents = latest_messages(result.events)
     if incidents:
         lines += ["", "incidents (latest message each):"]

@@ -53,39 +53,22 @@ class History:
 
 
 class VerdictRecorder:
-    """Keeps every series' verdict per closed bin, for `replay(observe=recorder)`.
-
-    A country's monitor counts the bins it closes; only when that count moves are its series
-    looked at, so the cost per record is one comparison.
-    """
+    """Keeps every series' verdict per closed bin, for `replay(observe=recorder)`: the
+    readings each record's outcome carries (`replay` asks the pipeline to keep them)."""
 
     def __init__(self) -> None:
         self.history: dict[SeriesKey, History] = {}
-        self._closed: dict[str, int] = {}
-        self._last: dict[SeriesKey, float] = {}
 
     def __call__(self, pipeline: Pipeline, outcome: Outcome) -> None:
-        sample = outcome.sample
-        if sample is None:
-            return
-        country = sample.key.country
-        monitor = pipeline.monitors.get(country)
-        if monitor is None or self._closed.get(country) == monitor.stats.bins_closed:
-            return
-        self._closed[country] = monitor.stats.bins_closed
-        for key, bin_start in monitor.last_bin.items():
-            if bin_start <= self._last.get(key, -math.inf):
-                continue
-            self._last[key] = bin_start
-            verdict = monitor.last_verdicts[key]
-            h = self.history.get(key)
+        for r in outcome.closed:
+            h = self.history.get(r.key)
             if h is None:
-                h = self.history[key] = History()
-            h.bins.append(bin_start)
-            h.observed.append(verdict.observed)
-            h.expected.append(verdict.expected)
-            h.score.append(verdict.z)
-            h.ready.append(verdict.ready)
+                h = self.history[r.key] = History()
+            h.bins.append(r.bin_start)
+            h.observed.append(r.observed)
+            h.expected.append(r.expected)
+            h.score.append(r.z)
+            h.ready.append(r.ready)
 
 
 @dataclass(slots=True)

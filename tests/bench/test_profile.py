@@ -11,9 +11,9 @@ PROCESS = f"{ENTRY};process (streams/app.py:166);RecordHandler.receive (streams/
 def test_samples_are_charged_to_the_innermost_frame_of_ours_or_of_a_framework() -> None:
     raw = "\n".join(
         [
-            # pickle inside to_bytes, via __getstate__ of the monitor: checkpointing
-            f"{PROCESS};RecordHandler._checkpoint (streams/handler.py:427);CountryMonitor.to_bytes"
-            " (detectors/monitor.py:63);CountryMonitor.__getstate__ (detectors/monitor.py:53) 5",
+            # the state encoding inside the core's snapshot: checkpointing
+            f"{PROCESS};RecordHandler._checkpoint (streams/handler.py:427);Pipeline.snapshot"
+            " (detectors/pipeline.py:63);_Encoder.value (detectors/state.py:53) 5",
             # river under the core: the core
             f"{PROCESS};Pipeline.process_sample (detectors/pipeline.py:51);EWVar.get"
             " (river/stats/ewvar.py:61) 3",

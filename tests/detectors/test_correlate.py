@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from restrictwatch.detectors.config import Config, Thresholds
-from restrictwatch.detectors.correlate import NORMAL, OUTAGE, RESTRICTION, THROTTLING, classify_bin
+from restrictwatch.detectors.correlate import NORMAL, classify_bin
 from restrictwatch.detectors.records import SeriesKey
 from restrictwatch.detectors.series import Verdict
+from restrictwatch.detectors.vocabulary import OUTAGE, RESTRICTION, THROTTLING
 
 T = Thresholds()
 

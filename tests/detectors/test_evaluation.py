@@ -6,19 +6,10 @@ from typing import Any
 
 import pytest
 
-from restrictwatch.detectors.evaluation import (
-    ALL,
-    FALSE,
-    MISSED,
-    OUTAGE,
-    RESTRICTION,
-    THROTTLING,
-    Quality,
-    evaluate,
-    percentile,
-)
+from restrictwatch.detectors.evaluation import ALL, FALSE, MISSED, Quality, evaluate, percentile
 from restrictwatch.detectors.events import iso
 from restrictwatch.detectors.schemas import validator
+from restrictwatch.detectors.vocabulary import OUTAGE, RESTRICTION, THROTTLING
 
 T0 = 1_704_103_200.0  # 2024-01-01T10:00:00Z
 HOUR = 3600.0

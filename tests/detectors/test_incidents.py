@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from restrictwatch.detectors.config import load_config
-from restrictwatch.detectors.correlate import OUTAGE, RESTRICTION, THROTTLING, Observation
+from restrictwatch.detectors.correlate import Observation
 from restrictwatch.detectors.incidents import IncidentBook
 from restrictwatch.detectors.records import SeriesKey
 from restrictwatch.detectors.schemas import validator
 from restrictwatch.detectors.series import Verdict
+from restrictwatch.detectors.vocabulary import OUTAGE, RESTRICTION, THROTTLING
 
 CFG = load_config()
 B = CFG.bin_seconds

@@ -24,7 +24,7 @@ def run(config: Config, days: float, daily_until: float = 99, step: int = 300) -
         if (t - START) % DAY == 0 and t < START + daily_until * DAY:
             assert p.process(reach(t, 100, 95, source="ooni")).rejection is None
         t += step
-    return p.monitors["PK"]
+    return p._monitors["PK"]
 
 
 def all_evaluated(monitor: CountryMonitor) -> bool:
@@ -80,22 +80,6 @@ def test_records_of_one_batch_seconds_apart_do_not_make_a_feed_look_fast(config:
         for i, platform in enumerate(("x", "youtube", "signal")):
             t = START + hour * 3600 + 7 * i  # one hourly batch, measured a few seconds apart
             assert p.process(reach(t, 40, 39, platform=platform, source="hourly")).rejection is None
-    monitor = p.monitors["PK"]
+    monitor = p._monitors["PK"]
     assert monitor.sources["hourly"].step == 3600
     assert monitor.silence_limit("hourly") == 7200
-
-
-def test_a_checkpoint_from_before_cadence_inference_still_loads(config: Config) -> None:
-    p = Pipeline(config)
-    for i in range(3):
-        assert p.process(traffic(START + 300 * i, 10.0)).rejection is None
-    monitor = p.monitors["PK"]
-    for clock in monitor.sources.values():
-        del clock.step  # pickled as an older SourceClock, which had no such field
-    resumed = Pipeline(config)
-    resumed.monitors["PK"] = CountryMonitor.from_bytes(monitor.to_bytes(), config)
-    resumed.frontier = p.frontier
-    clock = resumed.monitors["PK"].sources["edge-cdn"]
-    assert clock.step is None and clock.max_ts == START + 600 and clock.open_bins
-    assert resumed.process(traffic(START + 900, 10.0)).rejection is None
-    assert clock.step == 300

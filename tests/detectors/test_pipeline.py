@@ -68,7 +68,7 @@ def test_a_silent_source_raises_no_event(
     p = Pipeline(config)
     # After two days of silence the feed's jump ahead is accepted once three series agree.
     assert feed(p, lines, allow=("future",)) == []
-    assert dict(p.rejected) == {"future": 2}
+    assert dict(p.totals().rejected) == {"future": 2}
 
 
 def gaps(base: float, *spans: tuple[float, float]) -> Callable[[float], float | None]:
@@ -89,7 +89,7 @@ def test_a_lone_series_keeps_every_record_across_long_pauses(
     lines = list(make_stream(11, {"platform:x": x}))
     p = Pipeline(config)
     feed(p, iter(lines))
-    assert p.accepted == len(lines) and not p.rejected
+    assert p.accepted == len(lines) and not p.totals().rejected
 
 
 def test_two_series_pausing_together_lose_only_the_record_that_waits_for_the_other(
@@ -116,7 +116,7 @@ def test_a_series_long_gone_does_not_make_a_survivor_wait(
     lines = list(make_stream(8, {"platform:x": x, "platform:youtube": youtube, "asn:1": youtube}))
     p = Pipeline(config)
     feed(p, iter(lines))
-    assert p.accepted == len(lines) and not p.rejected
+    assert p.accepted == len(lines) and not p.totals().rejected
 
 
 def test_one_bogus_far_future_record_among_live_series_closes_no_bin(config: Config) -> None:
@@ -127,15 +127,15 @@ def test_one_bogus_far_future_record_among_live_series_closes_no_bin(config: Con
         for extra in names:
             assert p.process(traffic(t, 1000.0, **extra)).rejection is None
         t += 300
-    monitor = p.monitors["PK"]
-    frontier, closed = p.frontier, monitor.sources["edge-cdn"].closed_until
+    monitor = p._monitors["PK"]
+    frontier, closed = p._frontier, monitor.sources["edge-cdn"].closed_until
     for bogus in (
         traffic(t + 3 * DAY, 1000.0, platform="x"),  # a live series
         traffic(t + 3 * DAY, 1000.0, platform="signal"),  # a new one
     ):
         out = p.process(bogus)
         assert out.rejection is not None and out.rejection.error_type == "future"
-    assert (p.frontier, monitor.sources["edge-cdn"].closed_until) == (frontier, closed)
+    assert (p._frontier, monitor.sources["edge-cdn"].closed_until) == (frontier, closed)
     evaluated = monitor.stats.bins_evaluated
     while t < START + DAY + 7200:
         for extra in names:
@@ -193,7 +193,7 @@ def test_late_duplicate_and_future_records_are_rejected(config: Config) -> None:
     assert wall is None
     wall_future = p.process(traffic(START + 2 * DAY, 10), now=START).rejection
     assert wall_future is not None and "wall clock" in wall_future.reason
-    assert dict(p.rejected) == {"duplicate": 1, "late": 1, "future": 2}
+    assert dict(p.totals().rejected) == {"duplicate": 1, "late": 1, "future": 2}
 
 
 def test_reconfigure_keeps_learned_state(
@@ -201,11 +201,11 @@ def test_reconfigure_keeps_learned_state(
 ) -> None:
     p = Pipeline(config)
     feed(p, country(5, lambda t: diurnal(t, 2_000), make_stream))
-    series_before = p.series_count
+    series_before = p.totals().series
     stricter = parse_config({"version": "stricter", "thresholds": {"min_sigmas": 5}})
     p.reconfigure(stricter)
-    monitor = p.monitors["PK"]
-    assert p.series_count == series_before
+    monitor = p._monitors["PK"]
+    assert p.totals().series == series_before
     assert all(s.thresholds.min_sigmas == 5 for s in monitor.series.values())
     assert monitor.book is not None and monitor.evaluated_until is not None
 
@@ -213,8 +213,6 @@ def test_reconfigure_keeps_learned_state(
 def test_monitor_state_round_trips(
     config: Config, make_stream: Callable[..., Iterator[bytes]]
 ) -> None:
-    from restrictwatch.detectors.monitor import CountryMonitor
-
     block = START + 6 * DAY
 
     def x(t: float) -> float:
@@ -227,8 +225,7 @@ def test_monitor_state_round_trips(
     first = Pipeline(config)
     events = feed(first, iter(lines[:half]))
     resumed = Pipeline(config)
-    resumed.monitors["PK"] = CountryMonitor.from_bytes(first.monitors["PK"].to_bytes(), config)
-    resumed.frontier = first.frontier
+    resumed.restore("PK", first.snapshot("PK") or b"")
     events += feed(resumed, iter(lines[half:]))
     assert events == straight
 

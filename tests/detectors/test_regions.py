@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
 import orjson
 
-from restrictwatch.detectors.config import Config, Thresholds, load_config
-from restrictwatch.detectors.correlate import OUTAGE, Observation, classify_bin
+from restrictwatch.detectors.config import Thresholds, load_config
+from restrictwatch.detectors.correlate import Observation, classify_bin
 from restrictwatch.detectors.evaluation import evaluate
 from restrictwatch.detectors.events import summarize
 from restrictwatch.detectors.incidents import IncidentBook
-from restrictwatch.detectors.monitor import CountryMonitor
 from restrictwatch.detectors.records import Rejection, SeriesKey, decode_sample
 from restrictwatch.detectors.schemas import validator
 from restrictwatch.detectors.series import Verdict
+from restrictwatch.detectors.vocabulary import OUTAGE
 
 T = Thresholds()
 CFG = load_config()
@@ -122,26 +121,6 @@ def test_summaries_name_up_to_three_regions_and_count_more() -> None:
     )
     many = summarize("network_outage", "PK", [], [], T0, None, ["PK-BA", "PK-KP", "PK-PB", "PK-SD"])
     assert many.startswith("Network outage in 4 regions of Pakistan (PK)")
-
-
-def test_a_checkpoint_written_before_regions_restores() -> None:
-    # Keys of three fields and a scope of three, as checkpoints held them before regions.
-    monitor = CountryMonitor("PK", Config())
-    book = monitor.book
-    unit = ("outage", None, None, None)
-    for i in range(3):
-        book.step(T0 + i * CFG.bin_seconds, {unit: _bad(None)}, CFG)  # type: ignore[dict-item]
-    old = {u[:3]: t for u, t in book.trackers.items()}
-    for t in old.values():
-        t.key = t.key[:3]  # type: ignore[assignment]
-    book.trackers = old  # type: ignore[assignment]
-    for incident in book.incidents.values():
-        incident.units = {u[:3]: t for u, t in incident.units.items()}  # type: ignore[misc]
-        incident.emitted_scope = incident.emitted_scope[:3]  # type: ignore[assignment,index]
-    restored = CountryMonitor.from_bytes(pickle.dumps(monitor), Config())
-    assert set(restored.book.trackers) == {unit}
-    (incident,) = restored.book.incidents.values()
-    assert incident.scope() == incident.emitted_scope
 
 
 def test_a_country_wide_event_does_not_match_a_regional_label_of_another_region() -> None:

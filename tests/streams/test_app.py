@@ -42,7 +42,7 @@ def test_the_handler_is_reachable_for_metrics() -> None:
     app = create_app(load_settings(store="memory://", app_id="rw-unit"))
     handler = app.rw_handler  # type: ignore[attr-defined]
     assert handler.topics == ("rw.traffic.v1", "rw.reachability.v1")
-    assert handler.pipeline.monitors == {}
+    assert handler.pipeline.countries() == []
 
 
 def test_one_log_line_per_event_message(caplog: Any) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from restrictwatch.detectors.config import Config, load_config, parse_config
 from restrictwatch.detectors.records import Rejection
+from restrictwatch.detectors.view import CountryView
 from restrictwatch.streams.handler import (
     MAX_WAIT_SECONDS,
     Checkpoint,
@@ -154,6 +155,12 @@ class Consumer:
         """Time passes with nothing new: the timer releases what waited and checkpoints."""
         self.clock += seconds
         self.broker.publish(self.handler.tick(self.clock))
+
+
+def view(handler: RecordHandler, country: str) -> CountryView:
+    v = handler.pipeline.view(country)
+    assert v is not None
+    return v
 
 
 def new_handler(
@@ -412,15 +419,14 @@ def test_a_restored_country_is_not_learned_again(lines: list[bytes]) -> None:
     first.run()
     first.idle()
     broker.commit()
-    series_before = first.handler.pipeline.monitors["PK"].series.keys()
+    series_before = view(first.handler, "PK").series
     second = new_handler(broker)
     broker.produce(lines[4000:4003])
     consumer = Consumer(broker, second)
     consumer.run()
-    monitor = second.pipeline.monitors["PK"]
     assert second.stats.restored == 1
-    assert monitor.series.keys() == series_before
-    assert second.pipeline.frontier >= orjson.loads(lines[3999])["ts"]
+    assert view(second, "PK").series == series_before
+    assert view(second, "PK").max_ts >= orjson.loads(lines[3999])["ts"]
 
 
 # -- partitions -------------------------------------------------------------------------------
@@ -439,11 +445,11 @@ def test_revoked_partitions_are_forgotten_and_reloaded_from_the_table() -> None:
     pk_partition = broker.partition_for(b"PK")
 
     handler.revoke({pk_partition})
-    assert set(handler.pipeline.monitors) == {"RU"}
+    assert set(handler.pipeline.countries()) == {"RU"}
     assert pk_partition not in handler.partitions
     broker.produce(pk[1000:1003])
     Consumer(broker, handler).run()
-    assert set(handler.pipeline.monitors) == {"RU", "PK"}
+    assert set(handler.pipeline.countries()) == {"RU", "PK"}
     assert handler.stats.restored == 1
 
 
@@ -629,20 +635,43 @@ def test_reconfigure_keeps_state_and_new_events_carry_the_new_config_version(
     handler = new_handler(broker)
     consumer = Consumer(broker, handler)
     consumer.run(limit=7000)  # warmed up, before the incident
-    series = len(handler.pipeline.monitors["PK"].series)
+    series = len(view(handler, "PK").series)
     renamed = parse_config({"version": "reloaded-2"})
     handler.reconfigure(renamed)
     consumer.run()
     consumer.idle()
-    assert len(handler.pipeline.monitors["PK"].series) == series
+    assert len(view(handler, "PK").series) == series
     assert identity(broker.events) == identity(expected)  # nothing re-learned or re-opened
     assert {e["config_version"] for e in broker.events} == {renamed.fingerprint}
 
 
 def test_checkpoints_round_trip_and_garbage_is_refused() -> None:
-    cp = Checkpoint({(TRAFFIC, 0): 41, (REACH, 0): 7}, b"monitor-bytes")
+    cp = Checkpoint({(TRAFFIC, 0): 41, (REACH, 0): 7}, b"state-bytes")
     assert Checkpoint.decode(cp.encode()) == cp
     with pytest.raises(StateError, match="not a restrictwatch checkpoint"):
         Checkpoint.decode(b'{"json": "from an older worker"}')
+    with pytest.raises(StateError, match="not a restrictwatch checkpoint"):
+        Checkpoint.decode(b"rw-state-1:" + zlib.compress(b"a pickle of the previous release"))
     with pytest.raises(StateError, match="unreadable"):
-        Checkpoint.decode(cp.encode()[:-5])
+        Checkpoint.decode(cp.encode()[:20])
+
+
+def test_an_unreadable_checkpoint_starts_its_country_afresh_and_the_worker_goes_on(
+    lines: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = Broker()
+    broker.produce(lines[:4000])
+    first = Consumer(broker, new_handler(broker))
+    first.run()
+    first.idle()
+    broker.commit()
+    good = broker.table["PK"]
+    broker.table["PK"] = good[:-40]  # the state cut short: its offsets still read
+    second = new_handler(broker)
+    broker.produce(lines[4000:4003])
+    with caplog.at_level("ERROR", logger="restrictwatch.worker"):
+        Consumer(broker, second).run()
+    assert second.stats.unreadable == 1 and second.stats.restored == 0
+    assert "checkpoint of PK unreadable, starting it afresh" in caplog.text
+    assert second.pipeline.countries() == ["PK"]  # the records after the commit, from scratch
+    assert view(second, "PK").bins_closed < view(first.handler, "PK").bins_closed

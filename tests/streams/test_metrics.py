@@ -43,14 +43,14 @@ def cut(lines: list[bytes], until: float) -> list[bytes]:
 @pytest.fixture(scope="module")
 def mid_incident(config: Config) -> Pipeline:
     pipeline = replay(cut(good_stream(), BLOCK_START + 3 * 3600), config).pipeline
-    assert pipeline is not None and pipeline.open_incidents == 1
+    assert pipeline is not None and pipeline.totals().open_incidents == 1
     return pipeline
 
 
 @pytest.fixture(scope="module")
 def after_incident(config: Config) -> Pipeline:
     pipeline = replay(good_stream(), config).pipeline
-    assert pipeline is not None and pipeline.open_incidents == 0
+    assert pipeline is not None and pipeline.totals().open_incidents == 0
     return pipeline
 
 
@@ -148,10 +148,11 @@ def test_gauges_describe_an_open_restriction(mid_incident: Pipeline) -> None:
     assert severity is not None and 0 < severity <= 1
     assert reg.get_sample_value("rw_series_tracked", {**pk, "signal": "traffic"}) == 2
     assert reg.get_sample_value("rw_anomalous_series", {**pk, "signal": "traffic"}) == 1
-    monitor = mid_incident.monitors["PK"]
-    assert reg.get_sample_value("rw_bins_closed_total", pk) == monitor.stats.bins_closed > 0
+    monitor = mid_incident.view("PK")
+    assert monitor is not None
+    assert reg.get_sample_value("rw_bins_closed_total", pk) == monitor.bins_closed > 0
     state = reg.get_sample_value("rw_detector_state_bytes", pk)
-    assert state == len(monitor.to_bytes())
+    assert state == len(mid_incident.snapshot("PK") or b"")
     newest = monitor.max_ts
     assert reg.get_sample_value("rw_event_time_lag_seconds", {"source": "edge-cdn"}) == NOW - newest
     assert (
@@ -176,8 +177,10 @@ def test_default_watchlist_exports_only_country_totals(mid_incident: Pipeline) -
         "asn": "",
         "platform": "",
     }
-    verdict = mid_incident.monitors["PK"].last_verdicts[
-        SeriesKey("traffic", "edge-cdn", "PK", None, None)
+    view = mid_incident.view("PK")
+    assert view is not None
+    (verdict,) = [
+        r for r in view.readings if r.key == SeriesKey("traffic", "edge-cdn", "PK", None, None)
     ]
     assert reg.get_sample_value("rw_series_observed", total) == verdict.observed
     assert reg.get_sample_value("rw_series_expected", total) == verdict.expected
@@ -355,10 +358,10 @@ def test_no_name_is_one_of_faust_s_own_prometheus_sensor_names() -> None:
 def test_warming_series_are_visible(config: Config) -> None:
     """A series whose latest bin gave no full verdict is counted as warming up, per signal."""
     young = replay(cut(good_stream(), START + DAY), config).pipeline
-    assert young is not None and young.warming_series > 0
+    assert young is not None and young.totals().warming_series > 0
     reg = CollectorRegistry()
     metrics(reg).watch(lambda: young)
     warming = reg.get_sample_value("rw_series_warming", {"country": "PK", "signal": "traffic"})
-    assert warming == young.monitors["PK"].warming_series()["traffic"] > 0
+    assert warming == young.view("PK").warming["traffic"]  # type: ignore[union-attr] > 0
     grown = replay(good_stream(), config).pipeline
-    assert grown is not None and grown.warming_series == 0
+    assert grown is not None and grown.totals().warming_series == 0

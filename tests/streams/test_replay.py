@@ -33,4 +33,4 @@ def test_every_bad_record_is_dead_lettered_with_its_reason_and_nothing_else_chan
         assert base64.b64decode(d["original_b64"]) == b.raw
     assert clean.events and dirty.events == clean.events
     assert [e["status"] for e in clean.events] == ["open", "resolved"]
-    assert dirty.pipeline is not None and sum(dirty.pipeline.rejected.values()) == len(bad)
+    assert dirty.pipeline is not None and sum(dirty.pipeline.totals().rejected.values()) == len(bad)
