@@ -26,7 +26,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from bench.worker_perf import PORT, broker
 from bench.workers import start_worker, stop_worker
 from restrictwatch.detectors.config import Config, load_config
 from restrictwatch.detectors.pipeline import Pipeline
+from restrictwatch.detectors.records import parse_ts
 from restrictwatch.detectors.simulation.render import render
 from restrictwatch.detectors.simulation.scenarios import scenario
 from restrictwatch.streams.kafka_io import _route, create_topics
@@ -133,10 +133,7 @@ def triggers(warm: list[bytes], live: list[bytes], config: Config) -> dict[tuple
     return out
 
 
-def epoch(ts: str | float) -> float:
-    if isinstance(ts, int | float):
-        return float(ts)
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+epoch = parse_ts
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -40,7 +40,7 @@ def _ours(file: str) -> bool:
         return False
     if "detectors/" in file:
         return True
-    return "streams/" in file and not file.endswith(("cli.py", "kafka_io.py"))
+    return "streams/" in file and not file.endswith(("cli.py", "kafka_io.py", "worker.py"))
 
 
 def _checkpointing(stack: list[tuple[str, str]]) -> bool:

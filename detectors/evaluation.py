@@ -27,10 +27,10 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from restrictwatch.detectors.events import iso, latest_messages
+from restrictwatch.detectors.records import parse_ts
 from restrictwatch.detectors.vocabulary import KINDS, RESTRICTION, THROTTLING
 
 PLATFORM_KINDS = frozenset({RESTRICTION, THROTTLING})
@@ -40,9 +40,7 @@ MISSED = "missed"
 FALSE = "false"
 
 
-def parse_time(text: str) -> float:
-    """Epoch seconds of an RFC 3339 time (`Z` or an offset)."""
-    return datetime.fromisoformat(text).timestamp()
+parse_time = parse_ts  # truth files and events carry RFC 3339 times
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,39 @@ import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pycountry
 
 from restrictwatch.detectors.vocabulary import OUTAGE, THROTTLING
 
 SCHEMA_ID = "restrictwatch.event.v1"
+
+
+class EventMessage(TypedDict):
+    """One message of a restriction event, as schemas/event.v1.schema.json defines it (checked
+    field by field in tests/detectors/test_events.py)."""
+
+    schema: str
+    event_id: str
+    seq: int
+    status: str  # vocabulary.Status
+    kind: str  # vocabulary.Kind
+    country: str
+    regions: NotRequired[list[str]]
+    asns: list[int]
+    platforms: list[str]
+    started_at: str
+    detected_at: str
+    ended_at: str | None
+    emitted_at: str
+    severity: float
+    peak_severity: NotRequired[float]
+    confidence: float
+    method: NotRequired[str | None]
+    evidence: list[dict[str, Any]]
+    summary: str
+    config_version: str
 
 
 def iso(ts: float) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from restrictwatch.detectors.config import Config
 from restrictwatch.detectors.correlate import KIND_RANK, Observation, UnitKey
-from restrictwatch.detectors.events import SCHEMA_ID, iso, make_event_id, summarize
+from restrictwatch.detectors.events import SCHEMA_ID, EventMessage, iso, make_event_id, summarize
 from restrictwatch.detectors.records import FAILURE_LAYERS, SeriesKey
 from restrictwatch.detectors.series import Verdict
 from restrictwatch.detectors.vocabulary import OUTAGE, THROTTLING
@@ -255,7 +255,7 @@ class IncidentBook:
         observations: dict[UnitKey, Observation],
         config: Config,
         last_bin: Mapping[SeriesKey, float] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventMessage]:
         """Advance one evaluated bin; return the event messages it produces."""
         life = config.lifecycle
         bin_end = bin_start + config.bin_seconds
@@ -305,7 +305,7 @@ class IncidentBook:
                 tracker.state = "idle"
                 if tracker.incident_id is None:
                     del self.trackers[key]
-        messages: list[dict[str, Any]] = []
+        messages: list[EventMessage] = []
         for incident in list(self.incidents.values()):
             if not incident.live:
                 incident.ended_at = max(t.recovered_at for t in incident.units.values())
@@ -396,7 +396,7 @@ class IncidentBook:
 
     def _message(
         self, incident: Incident, status: str, emitted_at: float, config: Config
-    ) -> dict[str, Any]:
+    ) -> EventMessage:
         incident.seq += 1
         incident.emitted_scope = incident.scope()
         severity = incident.severity_sum / incident.severity_bins if incident.severity_bins else 0.0

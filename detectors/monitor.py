@@ -10,10 +10,10 @@ holding the others back, and its series are gaps, never drops.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from restrictwatch.detectors.config import Config, Thresholds
 from restrictwatch.detectors.correlate import classify_bin
+from restrictwatch.detectors.events import EventMessage
 from restrictwatch.detectors.incidents import IncidentBook
 from restrictwatch.detectors.records import Rejection, Sample, SeriesKey
 from restrictwatch.detectors.series import Bin, Series, Verdict
@@ -69,7 +69,7 @@ class CountryMonitor:
 
     def add(
         self, sample: Sample, closed: list[tuple[float, Verdict]] | None = None
-    ) -> list[dict[str, Any]] | Rejection:
+    ) -> list[EventMessage] | Rejection:
         """The sample's bin, and whatever its source's watermark closes and evaluates; the
         verdicts of closed bins are appended to `closed` when it is given."""
         width = self.config.bin_seconds
@@ -172,12 +172,12 @@ class CountryMonitor:
             frontier = clock.closed_until if frontier is None else min(frontier, clock.closed_until)
         return frontier
 
-    def _evaluate(self) -> list[dict[str, Any]]:
+    def _evaluate(self) -> list[EventMessage]:
         frontier = self._frontier()
         if frontier is None or not self.pending:
             return []
         width = self.config.bin_seconds
-        messages: list[dict[str, Any]] = []
+        messages: list[EventMessage] = []
         if self.evaluated_until is None:
             self.evaluated_until = min(self.pending)
         while self.evaluated_until < frontier:

@@ -18,6 +18,7 @@ from typing import Any
 
 from restrictwatch.detectors import state
 from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.events import EventMessage
 from restrictwatch.detectors.incidents import IncidentBook
 from restrictwatch.detectors.monitor import CountryMonitor, MonitorStats, SourceClock
 from restrictwatch.detectors.records import Rejection, Sample, SeriesKey, decode_sample
@@ -37,7 +38,7 @@ class Outcome:
     built with `keep_readings` (the report draws them).
     """
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventMessage] = field(default_factory=list)
     rejection: Rejection | None = None
     sample: Sample | None = None
     advanced: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from sys import intern
 from typing import Any, NamedTuple
 
@@ -79,9 +79,13 @@ class Rejection:
 
 
 def parse_ts(value: str | int | float) -> float:
-    """Epoch seconds from RFC 3339 (UTC or with offset) or epoch seconds."""
+    """Epoch seconds from RFC 3339 (`Z` or an offset; a time without one is UTC, never the
+    machine's zone) or from epoch seconds: the one time parser of the project."""
     if isinstance(value, str):
-        return datetime.fromisoformat(value).timestamp()
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
     return float(value)
 
 

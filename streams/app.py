@@ -7,6 +7,7 @@ import logging
 import signal
 import ssl
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +390,7 @@ def one_line(text: str) -> str:
 EVENT_VERBS = {"open": "opened", "update": "updated", "resolved": "resolved"}
 
 
-def log_event(event: dict[str, Any]) -> None:
+def log_event(event: Mapping[str, Any]) -> None:
     """One line per event message: what it is, and its summary."""
     status = event.get("status", "")
     log.info(

@@ -1,147 +1,27 @@
-"""The `restrictwatch` command line: the I/O edge around the detection core."""
+"""The `restrictwatch` command line: one table of commands, each module registering its own.
+
+No command module imports this one, so there is no cycle, and each is imported only to build
+the parser (the worker's Faust and the broker clients are imported when their command runs).
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import importlib
 import importlib.metadata
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import IO
+from collections.abc import Sequence
 
-import orjson
-
-from restrictwatch.detectors.config import Config, config_as_yaml, load_config
 from restrictwatch.detectors.exceptions import RestrictwatchError
-from restrictwatch.detectors.simulation.render import render
-from restrictwatch.detectors.simulation.scenarios import SCENARIOS, scenario, scenario_set
-from restrictwatch.streams.progress import Progress, count_lines, is_terminal, tracked
-from restrictwatch.streams.replay import open_input, read_lines, replay, summary_table
 
-DEMO_SCENARIO = "pk-2023-12-17"
-
-
-class UsageError(RestrictwatchError):
-    """Bad arguments or unusable input: printed without a traceback, exit 2."""
-
-
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[IO[bytes] | None]:
-    if path is None:
-        yield None
-        return
-    if path == "-":
-        yield sys.stdout.buffer
-        return
-    try:
-        f = Path(path).open("wb")  # noqa: SIM115 - closed below; open errors need their own message
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    with f:
-        yield f
-
-
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None))
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    config = _config(args)
-    try:
-        source = open_input(args.input)
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
-    recorder = None
-    if args.report:
-        from restrictwatch.streams.report import VerdictRecorder, write_report
-
-        _report_directory(args.report)  # before a replay that may take long, not after it
-        recorder = VerdictRecorder()  # the pipeline keeps no history: the report needs one
-    total = count_lines(args.input) if is_terminal(sys.stderr) else None
-    with (
-        source,
-        _output(args.out or "-") as out,
-        _output(args.dead_letter) as dead,
-        Progress("replayed", total) as progress,
-    ):
-        result = replay(tracked(read_lines(source), progress), config, out, dead, observe=recorder)
-        if out is not None:
-            out.flush()
-    print(summary_table(result), file=sys.stderr)
-    if args.report:
-        index = write_report(Path(args.report), result, config, recorder, args.input)
-        print(f"report: {index}", file=sys.stderr)
-    return 0
-
-
-def _report_directory(path: str) -> Path:
-    """The report's directory, created now: it must be new or empty (a report is never mixed
-    with older files)."""
-    directory = Path(path)
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"cannot write the report to {path}: it exists and is not a directory")
-    try:
-        if directory.is_dir() and any(directory.iterdir()):
-            raise UsageError(
-                f"cannot write the report to {path}: the directory is not empty (remove it or "
-                "choose another)"
-            )
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the report directory {path}: {exc.strerror}") from None
-    return directory
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    if args.list:
-        for name, build in sorted(SCENARIOS.items()):
-            print(f"{name:<34} {scenario_set(name):<10} {build().description.splitlines()[0]}")
-        return 0
-    if not args.scenario or not args.out:
-        raise UsageError("simulate needs --scenario NAME and --out FILE (or --list)")
-    try:
-        spec = scenario(args.scenario)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
-    rendered = render(spec, args.seed)
-    with _output(args.out) as out:
-        assert out is not None
-        out.write(b"\n".join(rendered.lines) + b"\n")
-    if args.truth:
-        with _output(args.truth) as truth:
-            assert truth is not None
-            truth.write(b"".join(orjson.dumps(t) + b"\n" for t in rendered.truth))
-    print(
-        f"{args.scenario}: {len(rendered.lines)} records, {len(rendered.truth)} labeled incidents",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Simulate the Pakistan 2023-12-17 case and replay it through the real pipeline."""
-    config = _config(args)
-    rendered = render(scenario(DEMO_SCENARIO), args.seed)
-    print(
-        f"simulated {DEMO_SCENARIO}: {len(rendered.lines)} records (seed {args.seed})",
-        file=sys.stderr,
-    )
-    result = replay(rendered.lines, config, sys.stdout.buffer)
-    sys.stdout.flush()
-    print(summary_table(result), file=sys.stderr)
-    return 0
-
-
-def cmd_config(args: argparse.Namespace) -> int:
-    if args.action == "validate":
-        cfg = load_config(args.file)
-        print(f"{args.file}: valid (config_version {cfg.fingerprint})")
-        return 0
-    cfg = load_config(args.file)
-    print(f"# config_version: {cfg.fingerprint}")
-    print(config_as_yaml(cfg), end="")
-    return 0
+# Module -> the commands its `register(sub)` adds, in the order `--help` lists them.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "restrictwatch.streams.offline": ("replay", "simulate", "demo", "config"),
+    "restrictwatch.streams.quality": ("evaluate", "backtest"),
+    "restrictwatch.streams.worker": ("worker",),
+    "restrictwatch.streams.kafka_io": ("topics", "produce", "tail", "deadletters"),
+    "restrictwatch.streams.api.command": ("api",),
+}
 
 
 def _version() -> str:
@@ -158,59 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("replay", help="run a JSON-lines file through the detection pipeline")
-    p.add_argument("input", help="JSON lines of traffic and reachability records, - for stdin")
-    p.add_argument("--config", help="detector config YAML, laid over the packaged default")
-    p.add_argument("--out", help="where to write event messages (default: stdout)")
-    p.add_argument("--dead-letter", help="where to write rejected records with their reasons")
-    p.add_argument("--report", help="directory for a static HTML/PNG report of the incidents")
-    p.set_defaults(func=cmd_replay)
-
-    p = sub.add_parser("simulate", help="write a labeled synthetic scenario")
-    p.add_argument("--scenario", help="scenario name (see --list)")
-    p.add_argument("--out", help="records file (JSON lines)")
-    p.add_argument("--truth", help="labeled incidents file (JSON lines)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--list", action="store_true", help="list the scenarios")
-    p.set_defaults(func=cmd_simulate)
-
-    p = sub.add_parser("demo", help=f"simulate {DEMO_SCENARIO} and replay it")
-    p.add_argument("--config", help="detector config YAML, laid over the packaged default")
-    p.add_argument("--seed", type=int, default=1)
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("config", help="validate or show the detector config")
-    csub = p.add_subparsers(dest="action", required=True)
-    v = csub.add_parser("validate", help="check a config file laid over the packaged default")
-    v.add_argument("file")
-    s = csub.add_parser("show", help="print the effective config (the file over the default)")
-    s.add_argument("file", nargs="?", help="config file (default: the packaged one)")
-    p.set_defaults(func=cmd_config)
-
-    import restrictwatch.streams.quality  # noqa: F401  (registers evaluate and backtest)
-
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
-
-
-def _register_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from restrictwatch.streams.kafka_io import register
-
-    register(sub)
-
-
-def _register_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from restrictwatch.streams.api.command import register
-
-    register(sub)
-
-
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _register_kafka,
-    _register_api,
-]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

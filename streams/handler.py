@@ -9,22 +9,17 @@ partition p. Everything below is kept per partition, so a partition can be check
 and restored on its own.
 
 Ordering. A consumer may fetch hours of one topic before the other. Like Kafka Streams' task
-synchronisation, each partition's two queues are merged by event time. When one queue is empty
-and its topic's newest record is older than the next record of the other, the merge waits for
-it: up to `MAX_WAIT_SECONDS` while it has a backlog on the broker, or while it is further behind
-than the allowed lateness and is not known to be caught up; otherwise for `merge_idle_seconds`.
-Both count from when the waiting began. "Caught up" must be seen by a fetch response at least
-`merge_idle_seconds` after the waiting began: a highwater from an older fetch (the consumer skips
-partitions while others' records wait to be consumed) cannot tell a topic still being produced
-from a silent source. Each source keeps its own order, so the core sees what `replay` sees.
+synchronisation, each partition's two queues are merged by event time (the decisions are
+streams/merge.py's; the queues and wait clocks are kept here). "Caught up" must be seen by a
+fetch response at least `merge_idle_seconds` after the waiting began: a highwater from an older
+fetch (the consumer skips partitions while others' records wait to be consumed) cannot tell a
+topic still being produced from a silent source. Each source keeps its own order, so the core
+sees what `replay` sees.
 
 Delivery (at least once). A record's offset is acknowledged only after a checkpoint of its
-partition holds the state it changed: per evaluated bin ("bin"), per record ("record"), or only
-every N records and on the timer ("interval"). A checkpoint stores, per country, the monitor and
-the last offset of each input topic-partition folded into it. Writing a large state costs time
-(`detectors.state` encodes it as data, never pickle), so except per record a partition waits after
-each checkpoint long enough that checkpoints take at most `checkpoint_max_share` of the time; a
-small state is still checkpointed every bin, a large one less often. Faust flushes the producer
+partition holds the state it changed (when one is due, and its bytes: streams/checkpoints.py);
+a large state is checkpointed less often than a small one, within a share of the time. Faust
+flushes the producer
 (events, dead letters, changelog) before it commits offsets, so after a crash the worker re-reads
 from the last commit onto the last checkpoint that reached the changelog: records that
 checkpoint already holds are skipped by offset, the rest are processed again and re-emit
@@ -35,30 +30,21 @@ A dead letter may be sent twice.
 from __future__ import annotations
 
 import logging
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import inf
-from typing import Any, Literal
-
-import orjson
+from typing import Any
 
 from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.events import EventMessage
 from restrictwatch.detectors.pipeline import Pipeline
 from restrictwatch.detectors.records import Rejection, Sample, decode_sample
 from restrictwatch.detectors.state import StateError
+from restrictwatch.streams import merge
+from restrictwatch.streams.checkpoints import TP, Checkpoint, CheckpointPolicy, Checkpoints
 
-TP = tuple[str, int]
-CheckpointPolicy = Literal["bin", "record", "interval"]
-# A checkpoint: this, the length of the offsets' JSON (4 bytes, big-endian), that JSON (a list of
-# [topic, partition, offset]), then the core's snapshot of the country (`detectors.state`).
-# Version 1 was a pickle: refused, as any unreadable checkpoint is.
-CHECKPOINT_MAGIC = b"rw-checkpoint-2:"
-# The longest the merge waits for a topic that has a backlog, or is far behind (a topic that
-# never delivers must not stop the other for ever).
-MAX_WAIT_SECONDS = 30.0
 log = logging.getLogger("restrictwatch.worker")
 
 
@@ -78,36 +64,11 @@ class Inbound:
 class Output:
     """What handling records produced, in the order it must be published."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventMessage] = field(default_factory=list)
     dead: list[tuple[Inbound, Rejection]] = field(default_factory=list)
     checkpoints: list[tuple[str, bytes]] = field(default_factory=list)  # (country, state)
     acks: list[Any] = field(default_factory=list)
     processed: list[tuple[Inbound, float]] = field(default_factory=list)  # (record, event ts)
-
-
-@dataclass(slots=True)
-class Checkpoint:
-    """One country's state as the table holds it: the monitor and the offsets folded into it."""
-
-    offsets: dict[TP, int]
-    state: bytes
-
-    def encode(self) -> bytes:
-        offsets = orjson.dumps([[t, p, o] for (t, p), o in sorted(self.offsets.items())])
-        return CHECKPOINT_MAGIC + struct.pack(">I", len(offsets)) + offsets + self.state
-
-    @classmethod
-    def decode(cls, data: bytes) -> Checkpoint:
-        if not data.startswith(CHECKPOINT_MAGIC):
-            raise StateError(f"not a restrictwatch checkpoint (starts {bytes(data[:16])!r})")
-        head = len(CHECKPOINT_MAGIC)
-        try:
-            (size,) = struct.unpack_from(">I", data, head)
-            rows = orjson.loads(data[head + 4 : head + 4 + size])
-            offsets = {(str(t), int(p)): int(o) for t, p, o in rows}
-        except (struct.error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
-            raise StateError(f"unreadable checkpoint offsets: {exc}") from None
-        return cls(offsets, data[head + 4 + size :])
 
 
 @dataclass(slots=True)
@@ -169,16 +130,13 @@ class RecordHandler:
         backlog: Callable[[str, int, int, float], bool | None] | None = None,
         cost_clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if not 0 < checkpoint_max_share <= 1:
-            raise ValueError(f"checkpoint_max_share must be in (0, 1], not {checkpoint_max_share}")
         self.pipeline = Pipeline(config)
         self.topics = topics
         self.load_state = load_state
-        self.policy = policy
+        self.checkpoints = Checkpoints(
+            policy, checkpoint_every_records, checkpoint_interval_seconds, checkpoint_max_share
+        )
         self.merge_idle = merge_idle_seconds
-        self.checkpoint_every = checkpoint_every_records
-        self.checkpoint_interval = checkpoint_interval_seconds
-        self.checkpoint_max_share = checkpoint_max_share
         self.cost_clock = cost_clock  # times the encoding of a checkpoint
         # backlog(topic, partition, last offset received, since): more is waiting on the broker
         # (True), a fetch response at or after wall time `since` showed none (False), or the
@@ -323,59 +281,44 @@ class RecordHandler:
 
     def _drain(self, partition: int, part: PartitionState, now: float, out: Output) -> None:
         while True:
-            ready = [t for t in self.topics if part.queues[t]]
-            if not ready:
+            heads = {t: q[0][1].ts for t, q in part.queues.items() if q}
+            if not heads:
                 return
-            topic = min(ready, key=lambda t: part.queues[t][0][1].ts)
-            head = part.queues[topic][0][1].ts
-            # An empty topic whose newest record is already past the head cannot bring anything
-            # earlier (each source keeps its order); one that is behind may.
-            behind = [
-                t for t in self.topics if not part.queues[t] and part.newest.get(t, -inf) < head
-            ]
+            topic = merge.first_topic(heads, self.topics)
+            head = heads[topic]
+            behind = merge.topics_behind(self.topics, heads, part.newest, head)
             if any(self._may_bring_more(t, head, partition, part, now) for t in behind):
                 return
             if behind:
                 self._released_alone(partition, topic, behind)
             inbound, sample = part.queues[topic].popleft()
             self._process(inbound, sample, part, now, out)
-            if self.policy == "record":
+            if self.checkpoints.policy == "record":
                 self._checkpoint(partition, part, now, out)
 
     def _may_bring_more(
         self, topic: str, head: float, partition: int, part: PartitionState, now: float
     ) -> bool:
-        """Whether the merge should go on waiting for `topic` before releasing `head`.
-
-        A long wait (MAX_WAIT_SECONDS) while the topic has a backlog on the broker, or while
-        releasing would put the other topic further ahead than the allowed lateness and no fetch
-        since the short wait ran out has shown the topic caught up: far enough ahead, the core
-        would judge a source silent that is only lagging in this consumer. A short one
-        (`merge_idle`) otherwise: a little behind, the core takes the skew in its stride; and a
-        topic still caught up after the short wait is silent at its source (a shutdown silences
-        probes too), which the core judges as `replay` does, so holding the other back would
-        only delay events. Both count from when waiting began; a topic that delivers a record
-        is waited for afresh.
-        """
+        """Whether the merge should go on waiting for `topic` before releasing `head`
+        (`merge.wait_for`). The wait counts from when it began; a topic that delivers a record
+        is waited for afresh."""
         since = part.waiting_since.setdefault(topic, now)
-        waited = now - since
         newest = part.newest.get(topic)
         lead = head - newest if newest is not None else 0.0
         last = self.received.get((topic, partition), -1)
-        far = lead > self.pipeline.config.lateness_seconds
         backlog = self.backlog(topic, partition, last, since + self.merge_idle)
-        if backlog is False or (backlog is None and not far):
-            return waited < self.merge_idle
-        if waited < MAX_WAIT_SECONDS:
+        lateness = self.pipeline.config.lateness_seconds
+        decision = merge.wait_for(lead, now - since, backlog, self.merge_idle, lateness)
+        if decision is merge.Wait.WAIT:
             return True
-        if topic not in part.gave_up:
+        if decision is merge.Wait.GIVE_UP and topic not in part.gave_up:
             part.gave_up.add(topic)
             log.warning(
                 "partition %d: went on without %s after waiting %.0f s (%s)",
                 partition,
                 topic,
-                waited,
-                f"{lead:.0f} s behind" if far else "it has a backlog",
+                now - since,
+                f"{lead:.0f} s behind" if lead > lateness else "it has a backlog",
             )
         return False
 
@@ -473,16 +416,13 @@ class RecordHandler:
 
     def _checkpoint_due(self, part: PartitionState, now: float) -> bool:
         if not part.dirty and not (part.unacked and self._split_acks(part)[0]):
-            return False
-        if self.policy == "record":
-            return True  # also acks of records that went no further than the merge
-        if now - part.last_checkpoint < part.pause:
-            return False
-        if part.since_checkpoint >= self.checkpoint_every:
-            return True
-        if self.policy == "bin" and part.bin_evaluated:
-            return True
-        return now - part.last_checkpoint >= self.checkpoint_interval
+            return False  # nothing changed, and no acknowledgement waits for a checkpoint
+        return self.checkpoints.due(
+            elapsed=now - part.last_checkpoint,
+            pause=part.pause,
+            records=part.since_checkpoint,
+            bin_evaluated=part.bin_evaluated,
+        )
 
     def _checkpoint(self, partition: int, part: PartitionState, now: float, out: Output) -> None:
         """The state of every changed country of one partition, and the acks it makes safe."""
@@ -503,5 +443,5 @@ class RecordHandler:
         part.bin_evaluated = False
         part.last_checkpoint = now
         cost = self.cost_clock() - started
-        part.pause = cost * (1 / self.checkpoint_max_share - 1)
+        part.pause = self.checkpoints.pause_after(cost)
         self.stats.checkpoint_seconds += cost

@@ -7,7 +7,6 @@ import argparse
 import contextlib
 import functools
 import itertools
-import logging
 import socket
 import sys
 import time
@@ -18,11 +17,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from restrictwatch.detectors.config import load_config
 from restrictwatch.detectors.events import latest_messages
 from restrictwatch.detectors.exceptions import ConfigError, RestrictwatchError
 from restrictwatch.detectors.records import ERROR_TYPES, parse_ts
-from restrictwatch.streams import logs
 from restrictwatch.streams.deadletter import DeadLetter, position
 from restrictwatch.streams.display import escaped
 from restrictwatch.streams.progress import Progress, count_lines, is_terminal
@@ -336,25 +333,6 @@ def check_free(host: str, port: int, setting: str) -> None:
         raise ConfigError(f"{setting}: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    from restrictwatch.streams.app import create_app, worker_for
-    from restrictwatch.streams.metrics import serve_metrics
-
-    log_format = logs.format_of(args)
-    logs.configure(args.loglevel, log_format)  # bad values fail here, before any waiting
-    settings = load_settings()
-    config = load_config(settings.detector_config)  # a bad file fails before any waiting
-    if settings.metrics_port:
-        check_free(settings.metrics_host, settings.metrics_port, "RW_METRICS_PORT")
-    wait_for_broker(settings, say=logging.getLogger("restrictwatch.worker").warning)
-    observer = serve_metrics(settings) if settings.metrics_port else None
-    app = create_app(settings, config, observer=observer)
-    if observer is not None:
-        observer.attach(app)
-    worker_for(app, args.loglevel, log_format).execute_from_commandline()
-    return 0
-
-
 def cmd_topics(args: argparse.Namespace) -> int:
     created = create_topics(load_settings())
     print(f"created: {', '.join(created) if created else 'nothing (all topics exist)'}")
@@ -429,12 +407,6 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "worker", help="run a stream worker (settings from RW_* environment variables)"
-    )
-    logs.add_arguments(p)
-    p.set_defaults(func=cmd_worker)
-
     p = sub.add_parser("topics", help="manage Kafka topics")
     tsub = p.add_subparsers(dest="action", required=True)
     c = tsub.add_parser("create", help="create the input, event and dead-letter topics")

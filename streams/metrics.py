@@ -20,8 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any
@@ -42,9 +41,10 @@ from prometheus_client.registry import Collector
 
 from restrictwatch.detectors.exceptions import ConfigError
 from restrictwatch.detectors.pipeline import Pipeline
-from restrictwatch.detectors.records import ERROR_TYPES, SeriesKey
+from restrictwatch.detectors.records import ERROR_TYPES
 from restrictwatch.detectors.view import CountryView, Reading
 from restrictwatch.detectors.vocabulary import KINDS, OUTAGE, SIGNALS, STATUSES
+from restrictwatch.streams.watchlist import WatchSelector, parse_watchlist
 
 if TYPE_CHECKING:
     from restrictwatch.streams.settings import WorkerSettings
@@ -72,76 +72,6 @@ DURATION_BUCKETS: tuple[float, ...] = (
 DEFAULT_WATCHLIST = "traffic:*:-:-"
 DEFAULT_WATCH_LIMIT = 200
 MAX_ASN_LABELS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class WatchSelector:
-    """One watch-list entry, `signal:country:asn:platform`, where `*` is any and `-` is absent.
-
-    `traffic:*:-:-` is every country's total traffic (the default), `traffic:PK:*:-` each network
-    of Pakistan, `traffic:PK:-:*` each platform, `reachability:PK:*:*` every probe series. The
-    country may name a region (`traffic:PK-BA:-:-`) or any region of it (`traffic:PK-*:-:-`: its
-    regional series and its country-level ones);
-    a plain country or `*` selects country-level series only.
-    """
-
-    signal: str | None  # None: any
-    country: str | None  # None: any
-    asn: int | None
-    platform: str | None
-    any_asn: bool = False
-    any_platform: bool = False
-    region: str | None = None  # None: country-level series
-    any_region: bool = False
-
-    def matches(self, key: SeriesKey) -> bool:
-        return (
-            (self.signal is None or key.signal == self.signal)
-            and (self.country is None or key.country == self.country)
-            and (self.any_region or key.region == self.region)
-            and (self.any_asn or key.asn == self.asn)
-            and (self.any_platform or key.platform == self.platform)
-        )
-
-
-def parse_watchlist(text: str) -> tuple[WatchSelector, ...]:
-    """Parse `signal:country:asn:platform[,...]`, e.g. the default `traffic:*:-:-`."""
-    selectors = []
-    for raw in text.split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
-        parts = [p.strip() for p in entry.split(":")]
-        if len(parts) != 4:
-            raise ConfigError(f"watch-list entry {entry!r}: want signal:country:asn:platform")
-        signal, country, asn, platform = parts
-        if signal not in ("*", *SIGNALS):
-            raise ConfigError(f"watch-list entry {entry!r}: signal must be one of {SIGNALS} or *")
-        country, _, region = country.partition("-")
-        if country != "*" and not (len(country) == 2 and country.isalpha()):
-            raise ConfigError(
-                f"watch-list entry {entry!r}: country must be ISO alpha-2, a region such as "
-                "PK-BA, PK-* or *"
-            )
-        if region and (country == "*" or not (region == "*" or region.isalnum())):
-            raise ConfigError(f"watch-list entry {entry!r}: region must be like PK-BA or PK-*")
-        if asn not in ("*", "-") and not asn.isdigit():
-            raise ConfigError(f"watch-list entry {entry!r}: asn must be a number, * or -")
-        if not platform:
-            raise ConfigError(f"watch-list entry {entry!r}: platform must be a name, * or -")
-        selectors.append(
-            WatchSelector(
-                signal=None if signal == "*" else signal,
-                country=None if country == "*" else country.upper(),
-                asn=int(asn) if asn.isdigit() else None,
-                platform=None if platform in ("*", "-") else platform,
-                any_asn=asn == "*",
-                any_platform=platform == "*",
-                region=f"{country.upper()}-{region.upper()}" if region and region != "*" else None,
-                any_region=region == "*",
-            )
-        )
-    return tuple(selectors)
 
 
 Family = GaugeMetricFamily | CounterMetricFamily
@@ -545,7 +475,7 @@ class WorkerMetrics:
             for status in STATUSES:
                 self.events_total.labels(country, kind, status)
 
-    def event_emitted(self, event: dict[str, Any]) -> None:
+    def event_emitted(self, event: Mapping[str, Any]) -> None:
         self.events_total.labels(event["country"], event["kind"], event["status"]).inc()
 
     def checkpointed(self, countries: int, size: int) -> None:

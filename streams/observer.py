@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 
@@ -18,7 +19,7 @@ class WorkerObserver(Protocol):
     def duration(self, topic: str, seconds: float) -> None:
         """Wall time to handle one consumed record, publishing included."""
 
-    def event_emitted(self, event: dict[str, Any]) -> None:
+    def event_emitted(self, event: Mapping[str, Any]) -> None:
         """An event message was sent."""
 
     def checkpointed(self, countries: int, size: int) -> None:
@@ -54,7 +55,7 @@ class NullObserver:
     def duration(self, topic: str, seconds: float) -> None:
         pass
 
-    def event_emitted(self, event: dict[str, Any]) -> None:
+    def event_emitted(self, event: Mapping[str, Any]) -> None:
         pass
 
     def checkpointed(self, countries: int, size: int) -> None:

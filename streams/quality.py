@@ -31,9 +31,9 @@ from restrictwatch.detectors.simulation.scenarios import (
     select_scenarios,
 )
 from restrictwatch.detectors.vocabulary import KINDS
-from restrictwatch.streams.cli import EXTRA_COMMANDS, UsageError
 from restrictwatch.streams.display import table
 from restrictwatch.streams.replay import read_lines, replay
+from restrictwatch.streams.usage import UsageError
 
 MAX_WORKERS = 2
 
@@ -472,7 +472,3 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_backtest)
-
-
-if register not in EXTRA_COMMANDS:
-    EXTRA_COMMANDS.append(register)

@@ -14,7 +14,7 @@ from typing import IO, Any
 import orjson
 
 from restrictwatch.detectors.config import Config
-from restrictwatch.detectors.events import latest_messages
+from restrictwatch.detectors.events import EventMessage, latest_messages
 from restrictwatch.detectors.pipeline import Outcome, Pipeline
 from restrictwatch.detectors.records import Rejection
 from restrictwatch.streams.display import table
@@ -23,7 +23,7 @@ from restrictwatch.streams.display import table
 @dataclass
 class ReplayResult:
     lines: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventMessage] = field(default_factory=list)
     dead_letters: int = 0
     seconds: float = 0.0
     pipeline: Pipeline | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -95,13 +95,13 @@ class IncidentView:
         return bool(self.latest["status"] == "resolved")
 
 
-def incidents_of(events: Iterable[dict[str, Any]]) -> list[IncidentView]:
+def incidents_of(events: Iterable[Mapping[str, Any]]) -> list[IncidentView]:
     views: dict[str, IncidentView] = {}
     for event in events:
         view = views.get(event["event_id"])
         if view is None:
             view = views[event["event_id"]] = IncidentView(event["event_id"], [])
-        view.messages.append(event)
+        view.messages.append(dict(event))
     return sorted(views.values(), key=lambda v: (v.start, v.event_id))
 
 

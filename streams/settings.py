@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from restrictwatch.detectors.exceptions import ConfigError
@@ -98,6 +98,17 @@ class WorkerSettings(BaseSettings):
         description="a worker silent this long leaves the group; a killed worker's partitions wait"
         " this long before anyone else takes them",
     )
+
+    @field_validator("metrics_watch")
+    @classmethod
+    def _watchlist(cls, value: str) -> str:
+        from restrictwatch.streams.watchlist import parse_watchlist
+
+        try:
+            parse_watchlist(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _safe_security(self) -> WorkerSettings:

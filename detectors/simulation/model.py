@@ -11,25 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 import numpy as np
 
-from restrictwatch.detectors.records import FAILURE_LAYERS
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.records import FAILURE_LAYERS, parse_ts
 
 DAY = 86400
 
 
-def ts_of(text: str) -> float:
-    """Epoch seconds of an ISO time; a time without offset is UTC."""
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+ts_of = parse_ts  # scenarios are written in ISO times, UTC unless they say otherwise
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from restrictwatch.detectors.simulation.model import Effect, Scenario, generate, iso
+from restrictwatch.detectors.events import iso
+from restrictwatch.detectors.simulation.model import Effect, Scenario, generate
 
 
 @dataclass(frozen=True)

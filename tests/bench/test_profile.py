@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.profile import PARTS, innermost, summarize
 
-ENTRY = "<module> (streams/cli.py:187);cmd_worker (streams/kafka_io.py:193);run_forever (asyncio/base_events.py:607)"
+ENTRY = "<module> (streams/cli.py:187);cmd_worker (streams/worker.py:33);run_forever (asyncio/base_events.py:607)"
 PROCESS = f"{ENTRY};process (streams/app.py:166);RecordHandler.receive (streams/handler.py:165)"
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import NotRequired, get_origin, get_type_hints
+
 from restrictwatch.detectors.events import summarize
 
 T0 = 1_700_000_000.0
@@ -32,3 +34,14 @@ def test_latest_messages_keep_each_incidents_highest_seq_in_order_of_first_appea
     latest = latest_messages(messages)
     assert list(latest) == ["b", "a"]
     assert latest["b"]["seq"] == 2 and latest["a"]["seq"] == 0
+
+
+def test_the_typed_event_message_is_the_event_schema() -> None:
+    from restrictwatch.detectors.events import EventMessage
+    from restrictwatch.detectors.schemas import load_schema
+
+    schema = load_schema("event.v1")
+    hints = get_type_hints(EventMessage, include_extras=True)
+    optional = {k for k, h in hints.items() if get_origin(h) is NotRequired}
+    assert set(hints) == set(schema["properties"])
+    assert set(hints) - optional == set(schema["required"])

@@ -173,3 +173,22 @@ def test_version_is_the_installed_package_version(capsys: pytest.CaptureFixture[
     assert (
         capsys.readouterr().out == f"restrictwatch {importlib.metadata.version('restrictwatch')}\n"
     )
+
+
+def test_the_command_table_is_what_the_parser_offers_and_no_command_imports_the_cli() -> None:
+    import ast
+    import importlib
+    from pathlib import Path
+
+    from restrictwatch.streams.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == [c for names in COMMANDS.values() for c in names]  # type: ignore[union-attr]
+    for module in COMMANDS:
+        path = Path(importlib.import_module(module).__file__ or "")
+        imported = {
+            n.module
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
+        assert "restrictwatch.streams.cli" not in imported, module

@@ -20,7 +20,6 @@ from restrictwatch.detectors.config import Config, load_config, parse_config
 from restrictwatch.detectors.records import Rejection
 from restrictwatch.detectors.view import CountryView
 from restrictwatch.streams.handler import (
-    MAX_WAIT_SECONDS,
     Checkpoint,
     CheckpointPolicy,
     Inbound,
@@ -30,6 +29,7 @@ from restrictwatch.streams.handler import (
     backlog_seen,
 )
 from restrictwatch.streams.kafka_io import _route
+from restrictwatch.streams.merge import MAX_WAIT_SECONDS
 from restrictwatch.streams.replay import replay
 from restrictwatch.streams.settings import WorkerSettings
 from tests.catalogue import stateless

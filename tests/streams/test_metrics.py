@@ -16,8 +16,9 @@ from restrictwatch.detectors.config import Config
 from restrictwatch.detectors.exceptions import ConfigError
 from restrictwatch.detectors.pipeline import Pipeline
 from restrictwatch.detectors.records import ERROR_TYPES, SeriesKey
-from restrictwatch.streams.metrics import WorkerMetrics, faust_consumer_lag, parse_watchlist, serve
+from restrictwatch.streams.metrics import WorkerMetrics, faust_consumer_lag, serve
 from restrictwatch.streams.replay import replay
+from restrictwatch.streams.watchlist import parse_watchlist
 from tests.catalogue import good_stream
 from tests.conftest import START
 

@@ -171,3 +171,8 @@ def test_every_setting_is_documented_once_in_the_live_service_doc() -> None:
         first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("|")]
         rows = [cell for cell in first_cells if variable in cell]
         assert len(rows) == 1, f"{variable}: {len(rows)} rows in docs/live-service.md's settings"
+
+
+def test_a_bad_watch_list_stops_the_settings_with_its_reason() -> None:
+    with pytest.raises(ConfigError, match="RW_METRICS_WATCH: watch-list entry .traffic:PK.: want"):
+        load_settings(metrics_watch="traffic:PK")
