@@ -18,7 +18,17 @@ from restrictwatch.detectors.correlate import KIND_RANK, Observation, UnitKey
 from restrictwatch.detectors.events import SCHEMA_ID, EventMessage, iso, make_event_id, summarize
 from restrictwatch.detectors.records import FAILURE_LAYERS, SeriesKey
 from restrictwatch.detectors.series import Verdict
-from restrictwatch.detectors.vocabulary import OUTAGE, THROTTLING
+from restrictwatch.detectors.vocabulary import (
+    ACTIVE,
+    IDLE,
+    OPEN,
+    OUTAGE,
+    PENDING,
+    RECOVERING,
+    RESOLVED,
+    THROTTLING,
+    UPDATE,
+)
 
 
 @dataclass(slots=True)
@@ -26,7 +36,7 @@ class UnitTracker:
     """Hysteresis for one unit."""
 
     key: UnitKey
-    state: str = "idle"  # idle -> pending -> active <-> recovering -> idle
+    state: str = IDLE  # vocabulary.UnitState: idle -> pending -> active <-> recovering -> idle
     onset: float = 0.0
     streak: int = 0
     recovered_at: float = 0.0
@@ -133,7 +143,7 @@ class Incident:
 
     @property
     def live(self) -> bool:
-        return any(t.state in ("active", "recovering", "pending") for t in self.units.values())
+        return any(t.state in (ACTIVE, RECOVERING, PENDING) for t in self.units.values())
 
     def scope(self) -> tuple[str, tuple[int, ...], tuple[str, ...], tuple[str, ...]]:
         return self.kind, tuple(self.asns), tuple(self.platforms), tuple(self.regions)
@@ -247,7 +257,7 @@ class IncidentBook:
 
     def open_units(self) -> set[UnitKey]:
         """Units inside an open incident and still anomalous or recovering."""
-        return {k for k, t in self.trackers.items() if t.state in ("active", "recovering")}
+        return {k for k, t in self.trackers.items() if t.state in (ACTIVE, RECOVERING)}
 
     def step(
         self,
@@ -270,7 +280,7 @@ class IncidentBook:
             needed = life.weak_open_after_bins if obs.weak else life.open_after_bins
             if self._advance(tracker, bin_start, obs, needed):
                 confirmed.append(tracker)
-            elif tracker.state == "idle" and tracker.incident_id is None:
+            elif tracker.state == IDLE and tracker.incident_id is None:
                 del self.trackers[key]  # a blip that never opened: forget it
             elif tracker.incident_id is not None and obs.anomalous:
                 incident = self.incidents[tracker.incident_id]
@@ -292,7 +302,7 @@ class IncidentBook:
             verdicts = [
                 v
                 for k, t in incident.units.items()
-                if t.state == "active"
+                if t.state == ACTIVE
                 for v in observations.get(k, Observation(False)).evidence
             ]
             incident.record_severity(verdicts)
@@ -301,25 +311,25 @@ class IncidentBook:
             obs_ = observations.get(key)
             if obs_ is None or obs_.anomalous:
                 continue
-            if tracker.state == "recovering" and tracker.streak >= life.resolve_after_bins:
-                tracker.state = "idle"
+            if tracker.state == RECOVERING and tracker.streak >= life.resolve_after_bins:
+                tracker.state = IDLE
                 if tracker.incident_id is None:
                     del self.trackers[key]
         messages: list[EventMessage] = []
         for incident in list(self.incidents.values()):
             if not incident.live:
                 incident.ended_at = max(t.recovered_at for t in incident.units.values())
-                messages.append(self._message(incident, "resolved", bin_end, config))
+                messages.append(self._message(incident, RESOLVED, bin_end, config))
                 del self.incidents[incident.event_id]
                 for k, t in list(self.trackers.items()):
-                    if t.incident_id == incident.event_id and t.state == "idle":
+                    if t.incident_id == incident.event_id and t.state == IDLE:
                         del self.trackers[k]
             elif incident.emitted_scope is None:
                 if incident.kind == OUTAGE and last_bin is not None:
                     incident.silent = silent_series(incident, last_bin)
-                messages.append(self._message(incident, "open", bin_end, config))
+                messages.append(self._message(incident, OPEN, bin_end, config))
             elif incident.scope() != incident.emitted_scope:
-                messages.append(self._message(incident, "update", bin_end, config))
+                messages.append(self._message(incident, UPDATE, bin_end, config))
         return messages
 
     @staticmethod
@@ -330,22 +340,22 @@ class IncidentBook:
                 t.kind or "", -1
             ):
                 t.kind = obs.kind
-            if t.state == "idle":
-                t.state, t.onset, t.streak, t.held = "pending", bin_start, 0, []
-            if t.state == "pending":
+            if t.state == IDLE:
+                t.state, t.onset, t.streak, t.held = PENDING, bin_start, 0, []
+            if t.state == PENDING:
                 t.streak += 1
                 t.held.append((bin_start, obs))
                 if t.streak >= open_after:
-                    t.state, t.streak = "active", 0
+                    t.state, t.streak = ACTIVE, 0
                     return True
                 return False
-            t.state, t.streak = "active", 0
+            t.state, t.streak = ACTIVE, 0
             return False
-        if t.state == "pending":
-            t.state, t.streak, t.held, t.kind = "idle", 0, [], None
-        elif t.state == "active":
-            t.state, t.recovered_at, t.streak = "recovering", bin_start, 1
-        elif t.state == "recovering":
+        if t.state == PENDING:
+            t.state, t.streak, t.held, t.kind = IDLE, 0, [], None
+        elif t.state == ACTIVE:
+            t.state, t.recovered_at, t.streak = RECOVERING, bin_start, 1
+        elif t.state == RECOVERING:
             t.streak += 1
         return False
 

@@ -174,5 +174,5 @@ def test_every_setting_is_documented_once_in_the_live_service_doc() -> None:
 
 
 def test_a_bad_watch_list_stops_the_settings_with_its_reason() -> None:
-    with pytest.raises(ConfigError, match="RW_METRICS_WATCH: watch-list entry .traffic:PK.: want"):
+    with pytest.raises(ConfigError, match=r"RW_METRICS_WATCH: watch-list entry .traffic:PK.: want"):
         load_settings(metrics_watch="traffic:PK")
