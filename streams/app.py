@@ -18,7 +18,7 @@ from faust.worker import Worker
 
 from restrictwatch.detectors.config import Config, load_config
 from restrictwatch.detectors.exceptions import ConfigError
-from restrictwatch.streams import faust_fixes, stale_store
+from restrictwatch.streams import faust_fixes
 from restrictwatch.streams.commitwatch import CommitWatch, PartitionProgress
 from restrictwatch.streams.deadletter import deadletter_headers
 from restrictwatch.streams.handler import Inbound, Output, RecordHandler, backlog_seen
@@ -87,7 +87,6 @@ def create_app(
 ) -> faust.App:
     """Build the worker app. `config` defaults to the file named in settings (or the packaged one)."""
     faust_fixes.apply()
-    stale_store.apply()
     for problem in faust_fixes.unmet():
         log.warning("faust-streaming: %s (see streams/faust_fixes.py)", problem)
     config = config or load_config(settings.detector_config)

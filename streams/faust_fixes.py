@@ -1,4 +1,5 @@
-"""Every use of faust-streaming's private parts, in one place, and a fix the worker depends on.
+"""Every use of faust-streaming's private parts, in one place, and the two fixes the worker
+depends on.
 
 The worker reaches below Faust's public API in five places, each named here with the version it
 was checked against (`CHECKED_VERSION`); tests/streams/test_faust_fixes.py fails when any of
@@ -10,9 +11,10 @@ them no longer holds, so an upgrade of the pin is checked, not hoped:
 * `ThreadDelegateConsumer._thread._ensure_consumer()`, the aiokafka consumer under Faust's, for
   when a partition was last fetched (`aiokafka_consumer`);
 * `faust.transport.consumer.consecutive_numbers`, replaced below (`apply`);
-* `Recovery._build_offsets`, wrapped by streams/stale_store.py.
+* `Recovery._build_offsets` and `tp_to_table`, and the rocksdb store's `_dbs`, `_key_index` and
+  `partition_path`, for a stale local store (`apply_stale_store`, below).
 
-The fix:
+The commit fix (`apply`):
 
 Faust commits, per partition, the end of the first run of consecutive acknowledged offsets
 (`Consumer._new_offset`). Offsets its fetcher never returned are folded into that list from a
@@ -28,18 +30,23 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
+import shutil
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from importlib.metadata import version
 from typing import Any
 
 import faust.streams
 import faust.transport.consumer
+from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 CHECKED_VERSION = "0.15.3"
+log = logging.getLogger("restrictwatch.worker")
 
 
 def consecutive_offsets(offsets: Iterable[int]) -> Iterator[list[int]]:
@@ -55,7 +62,9 @@ def consecutive_offsets(offsets: Iterable[int]) -> Iterator[list[int]]:
 
 
 def apply() -> None:
-    """Make Faust's consumer find acknowledged runs with `consecutive_offsets` (idempotent)."""
+    """Make Faust's consumer find acknowledged runs with `consecutive_offsets`, and recovery
+    rebuild a stale local store (idempotent)."""
+    apply_stale_store()
     faust.transport.consumer.consecutive_numbers = consecutive_offsets  # type: ignore[attr-defined,assignment]
 
 
@@ -98,9 +107,89 @@ def unmet() -> list[str]:
         problems.append("AIOKafkaConsumerThread._ensure_consumer is gone")
     if not inspect.iscoroutinefunction(getattr(Recovery, "_build_offsets", None)):
         problems.append("Recovery._build_offsets is no longer a coroutine")
+    if "tp_to_table" not in inspect.getsource(Recovery.__init__):
+        problems.append("Recovery no longer keeps tp_to_table")
+    store_init = inspect.getsource(RocksDBStore.__init__)
+    for name in ("_dbs", "_key_index"):
+        if name not in store_init:
+            problems.append(f"the rocksdb Store no longer keeps {name}")
+    if not callable(getattr(RocksDBStore, "partition_path", None)):
+        problems.append("the rocksdb Store has no partition_path")
     source = inspect.getsource(faust.transport.consumer.Consumer._new_offset)
     if not hasattr(faust.transport.consumer, "consecutive_numbers") or (
         "consecutive_numbers" not in source
     ):
         problems.append("Consumer._new_offset no longer finds runs with consecutive_numbers")
     return problems
+
+
+# A stale local store ------------------------------------------------------------------------
+# A local table store ahead of its changelog is stale: wipe it and rebuild it from the changelog.
+#
+# Faust's rocksdb store remembers the last changelog offset it applied. When the broker's topics
+# are reset (`deploy/kafka/kafka.sh reset`) or the state directory is used with another cluster,
+# that offset is ahead of the changelog's end, and Faust stops the worker with ConsistencyError
+# ("The persisted offset for changelog topic partition ... is higher than the last offset") on
+# every start: a crash loop. The changelog is the source of truth, so the worker says so in one
+# line, deletes the stale partition stores and reads them again from the changelog, as for a new
+# worker. faust-streaming is pinned; the hook is on `Recovery._build_offsets`, which computes
+# where reading each changelog partition starts, just before Faust's own check.
+
+
+def is_stale(persisted: int | None, end: int | None) -> bool:
+    """Whether a store that applied changelog offset `persisted` is ahead of a changelog whose
+    next offset is `end` (None: empty); a store with no offset is new, never stale."""
+    return persisted is not None and persisted >= (end or 0)
+
+
+def stale_partitions(
+    offsets: Mapping[TP, int | None], ends: Mapping[TP, int | None], tps: Iterable[TP]
+) -> list[TP]:
+    """The changelog partitions of `tps` whose local store is ahead of the changelog."""
+    return sorted(tp for tp in tps if is_stale(offsets.get(tp), ends.get(tp)))
+
+
+def wipe_partition(store: Any, partition: int) -> None:
+    """Close and delete the local rocksdb store of one partition; it reopens empty when used."""
+    if not isinstance(store, RocksDBStore):
+        return  # the memory store keeps no offsets: never stale
+    db = store._dbs.pop(partition, None)
+    if db is not None:
+        db.close()
+    shutil.rmtree(store.partition_path(partition), ignore_errors=True)
+    for key in [k for k, p in store._key_index.items() if p == partition]:
+        store._key_index.pop(key, None)
+
+
+def apply_stale_store() -> None:
+    """Make recovery wipe and rebuild stale partition stores instead of failing (idempotent)."""
+    if getattr(Recovery, "_rw_stale_store", False):
+        return
+    original = Recovery._build_offsets
+
+    async def _build_offsets(
+        self: Recovery, consumer: Any, tps: set[TP], destination: Any, title: str
+    ) -> None:
+        if tps:
+            ends = await consumer.highwaters(*tps)
+            stale = stale_partitions(destination, ends, tps)
+            if stale:
+                log.warning(
+                    "local table store ahead of its changelog (%s): the broker's topics were "
+                    "reset or this state directory belongs to another cluster; wiping the "
+                    "store of %s and rebuilding it from the changelog",
+                    ", ".join(
+                        f"{tp.topic}[{tp.partition}] applied offset {destination[tp]}, "
+                        f"changelog ends at {ends.get(tp) or 0}"
+                        for tp in stale
+                    ),
+                    "partition " + ", ".join(str(tp.partition) for tp in stale),
+                )
+                for tp in stale:
+                    table: Any = self.tp_to_table[tp]
+                    wipe_partition(table.data, tp.partition)
+                    destination[tp] = None  # as for a store never written: read from the start
+        await original(self, consumer, tps, destination, title)
+
+    Recovery._build_offsets = _build_offsets  # type: ignore[method-assign]
+    Recovery._rw_stale_store = True  # type: ignore[attr-defined]

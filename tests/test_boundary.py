@@ -71,3 +71,17 @@ def test_the_edges_read_no_core_internals() -> None:
             if isinstance(node, ast.Attribute) and node.attr in INTERNAL_ATTRIBUTES:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
     assert not found, "the edges reach inside the core:\n" + "\n".join(found)
+
+
+def test_only_the_worker_s_wiring_and_its_faust_fixes_import_faust() -> None:
+    importers = set()
+    for path in (ROOT / "streams").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[0] == "faust" for n in names):
+                importers.add(path.relative_to(ROOT).as_posix())
+    assert importers == {"streams/app.py", "streams/faust_fixes.py"}

@@ -12,8 +12,8 @@ import pytest
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
-from restrictwatch.streams import stale_store
-from restrictwatch.streams.stale_store import is_stale, stale_partitions, wipe_partition
+from restrictwatch.streams import faust_fixes
+from restrictwatch.streams.faust_fixes import is_stale, stale_partitions, wipe_partition
 
 CHANGELOG = "rw-unit-rw-country-state-changelog"
 
@@ -73,8 +73,8 @@ class FakeConsumer:
 def test_recovery_wipes_stale_partitions_and_reads_them_from_the_start(
     rocksdb_table: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stale_store.apply()
-    stale_store.apply()  # idempotent
+    faust_fixes.apply_stale_store()
+    faust_fixes.apply_stale_store()  # idempotent
     store = rocksdb_table.data
     tps = {TP(CHANGELOG, 0), TP(CHANGELOG, 1)}
     for tp in tps:
