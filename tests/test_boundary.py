@@ -38,6 +38,17 @@ INTERNAL_ATTRIBUTES = {
 }
 
 
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every absolute import in a file."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+    return out
+
+
 def edge_files() -> list[Path]:
     return [
         p
@@ -50,17 +61,11 @@ def edge_files() -> list[Path]:
 def test_the_edges_import_only_the_core_s_public_modules() -> None:
     found = []
     for path in edge_files():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            for name in names:
-                parts = name.split(".")
-                internal = parts[:2] == ["restrictwatch", "detectors"] and len(parts) > 2
-                if internal and parts[2] not in PUBLIC:
-                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+        for lineno, name in imports(path):
+            parts = name.split(".")
+            internal = parts[:2] == ["restrictwatch", "detectors"] and len(parts) > 2
+            if internal and parts[2] not in PUBLIC:
+                found.append(f"{path.relative_to(ROOT)}:{lineno}: {name}")
     assert not found, "the edges import core internals:\n" + "\n".join(found)
 
 
@@ -76,12 +81,6 @@ def test_the_edges_read_no_core_internals() -> None:
 def test_only_the_worker_s_wiring_and_its_faust_fixes_import_faust() -> None:
     importers = set()
     for path in (ROOT / "streams").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            if any(n.split(".")[0] == "faust" for n in names):
-                importers.add(path.relative_to(ROOT).as_posix())
+        if any(name.split(".")[0] == "faust" for _, name in imports(path)):
+            importers.add(path.relative_to(ROOT).as_posix())
     assert importers == {"streams/app.py", "streams/faust_fixes.py"}

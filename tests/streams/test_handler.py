@@ -412,13 +412,19 @@ def test_a_crashed_worker_resumes_without_losing_or_duplicating_events(
     assert broker.committed == {tp: len(log) for tp, log in broker.logs.items()}
 
 
-def test_a_restored_country_is_not_learned_again(lines: list[bytes]) -> None:
+def checkpointed(lines: list[bytes]) -> tuple[Broker, Consumer]:
+    """A broker whose table holds the checkpoint of the first 4,000 records, committed."""
     broker = Broker()
     broker.produce(lines[:4000])
     first = Consumer(broker, new_handler(broker))
     first.run()
     first.idle()
     broker.commit()
+    return broker, first
+
+
+def test_a_restored_country_is_not_learned_again(lines: list[bytes]) -> None:
+    broker, first = checkpointed(lines)
     series_before = view(first.handler, "PK").series
     second = new_handler(broker)
     broker.produce(lines[4000:4003])
@@ -659,12 +665,7 @@ def test_checkpoints_round_trip_and_garbage_is_refused() -> None:
 def test_an_unreadable_checkpoint_starts_its_country_afresh_and_the_worker_goes_on(
     lines: list[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
-    broker = Broker()
-    broker.produce(lines[:4000])
-    first = Consumer(broker, new_handler(broker))
-    first.run()
-    first.idle()
-    broker.commit()
+    broker, first = checkpointed(lines)
     good = broker.table["PK"]
     broker.table["PK"] = good[:-40]  # the state cut short: its offsets still read
     second = new_handler(broker)
