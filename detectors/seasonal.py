@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from river import base
@@ -154,7 +154,7 @@ class SeasonalBaseline(base.AnomalyDetector):
 
     def score_one(self, x: dict[Hashable, Any]) -> float:
         ts, value = float(x["ts"]), float(x["value"])
-        f = self.forecast(ts)
+        f = self.judged(self.forecast(ts))
         if not f.ready:
             return 0.0
         return max(0.0, -(math.log1p(value) - f.mean_log) / f.sigma_log)
@@ -166,8 +166,16 @@ class SeasonalBaseline(base.AnomalyDetector):
         lo = int(pos) % self.daily_slots
         return lo, (lo + 1) % self.daily_slots, pos - int(pos)
 
+    @property
+    def has_daily_curve(self) -> bool:
+        """A bin that spans a whole day has no time of day: its daily curve would only be a
+        second, faster level (and a level step would be learned at the curve's pace)."""
+        return self.bin_seconds < DAY
+
     def slot_learned(self, ts: float) -> bool:
         """Whether every slot the forecast at `ts` leans on has learned from data."""
+        if not self.has_daily_curve:
+            return True
         lo, hi, w = self._slot(ts)
         n = self.daily_n
         return (w > 0.95 or n[lo] >= SLOT_LEARNED) and (w < 0.05 or n[hi] >= SLOT_LEARNED)
@@ -210,8 +218,9 @@ class SeasonalBaseline(base.AnomalyDetector):
         """
         y = math.log1p(value)
         f = self.forecast(ts)
-        z = (y - f.mean_log) / f.sigma_log
-        drop = 1.0 - value / f.expected if f.expected > 0 else 0.0
+        judged = self.judged(f)
+        z = (y - judged.mean_log) / judged.sigma_log
+        drop = 1.0 - value / judged.expected if judged.expected > 0 else 0.0
         self._track_slow_onset(ts, y, f)
         if f.ready:
             protected = z <= -self.protect_sigmas and drop >= self.protect_drop
@@ -225,7 +234,25 @@ class SeasonalBaseline(base.AnomalyDetector):
             protected = self._startup_guard(ts, y, f, z, drop)
         if not protected:
             self._learn(ts, y, f)
-        return f, z
+        return judged, z
+
+    @staticmethod
+    def judged(f: Forecast) -> Forecast:
+        """What a bin is judged against: the lower of the recent and the long-term normal.
+
+        A surge lifts the recent level within days; its end, back where the series stood for
+        weeks, is not a drop. A campaign that drags the recent level down is judged against the
+        recent level here, and against the slow reference by the correlation (`slow_expected`).
+        """
+        slow = f.slow_mean_log
+        if slow is None or slow >= f.mean_log:
+            return f
+        return replace(
+            f,
+            mean_log=slow,
+            sigma_log=max(f.sigma_log, f.slow_sigma_log),
+            expected=math.expm1(slow),
+        )
 
     def _track_slow_onset(self, ts: float, y: float, f: Forecast) -> None:
         if f.slow_mean_log is None:
@@ -289,7 +316,8 @@ class SeasonalBaseline(base.AnomalyDetector):
         self.level = level
         rest = y - level - self.weekly[wd]
         slot_days = min(1.0, covered / self._slot_seconds)
-        for slot, weight in ((lo, 1 - w), (hi, w)):
+        slots = ((lo, 1 - w), (hi, w)) if self.has_daily_curve else ()
+        for slot, weight in slots:
             if weight <= 0:
                 continue
             days = weight * slot_days

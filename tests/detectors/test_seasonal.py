@@ -176,3 +176,47 @@ def test_a_collapse_on_the_first_day_is_kept_out_of_learning() -> None:
         m.observe(t, 30.0)
         t += 300
     assert level is not None and m.level is not None and abs(m.level - level) < 0.05
+
+
+def test_a_surge_s_end_back_at_the_long_term_level_is_no_drop() -> None:
+    """Five days at three times the volume lift the recent level; the day traffic is back where
+    it stood for weeks is judged against that long-term normal, not against the surge."""
+    m = SeasonalBaseline(bin_seconds=3600)
+    t = START
+    while t < START + 35 * DAY:
+        m.observe(t, diurnal(t))
+        t += 3600
+    surge_end = t + 5 * DAY
+    while t < surge_end:
+        m.observe(t, 3 * diurnal(t))
+        t += 3600
+    zs, drops = [], []
+    for _ in range(72):
+        f, z = m.observe(t, diurnal(t))
+        zs.append(z)
+        drops.append(1 - diurnal(t) / f.expected)
+        t += 3600
+    assert min(zs) > -3
+    assert max(drops) < 0.1
+
+
+def test_daily_bins_follow_a_step_at_the_level_half_life() -> None:
+    """A bin of a whole day has no time of day: a one-slot daily curve would be a second level
+    and follow a step at its own pace too. After one level half-life, half way in log space."""
+    m = SeasonalBaseline(
+        bin_seconds=DAY,
+        warmup_seconds=DAY,
+        level_halflife_seconds=7 * DAY,
+        weekly_halflife_seconds=1000 * 7 * DAY,
+        noise_floor=0.1,
+    )
+    t = START
+    while t < START + 30 * DAY:
+        m.observe(t, 1000.0)
+        t += DAY
+    step_end = t + 7 * DAY
+    while t < step_end:
+        m.observe(t, 850.0)
+        t += DAY
+    assert not m.has_daily_curve
+    assert math.isclose(m.forecast(t).expected, math.sqrt(1000 * 850), rel_tol=0.01)
