@@ -70,6 +70,9 @@ class ProbeBaseline:
             slow_halflife_seconds, slow_hold_seconds, SLOW_LATENCY_TOLERANCE, +1
         )
         self.slow_latency_ratio: float | None = None  # of the last assessed bin
+        # The usual number of probes per bin (log, exponentially weighted), and bins learned.
+        self.usual_log_probes = 0.0
+        self.probes_seen = 0
 
     @property
     def n(self) -> int:
@@ -83,7 +86,11 @@ class ProbeBaseline:
         ready = self.first_ts is not None and ts - self.first_ts >= self.warmup_seconds
         expected = self.rate.mean if self.rate.n else observed
         binomial = max(expected * (1 - expected), 0.01) / probes
-        se = math.sqrt(binomial + self.error.var + self.rate_floor**2)
+        # The wobble beyond binomial noise comes from which networks and vantage points happen
+        # to report; a bin with a fraction of the usual probes samples fewer of them.
+        usual = math.exp(self.usual_log_probes) if self.probes_seen else probes
+        spread = self.error.var * max(1.0, usual / probes)
+        se = math.sqrt(binomial + spread + self.rate_floor**2)
         z = (observed - expected) / se
         drop = 1 - observed / expected if expected > 0 else 0.0
         latency_ratio = None
@@ -101,6 +108,10 @@ class ProbeBaseline:
             if self.rate.n:
                 self.error.update(observed - expected, rate)
             self.rate.update(observed, rate)
+            self.probes_seen += 1
+            self.usual_log_probes += max(rate, 1.0 / self.probes_seen) * (
+                math.log(probes) - self.usual_log_probes
+            )
             if latency_ms is not None and latency_ms > 0:
                 self.log_latency.update(
                     math.log(latency_ms), decay_rate(covered, self.latency_halflife_seconds)

@@ -38,9 +38,21 @@ import orjson
 from restrictwatch.detectors.exceptions import RestrictwatchError
 
 MAGIC = b"RWS"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+
+def _probe_volume_added(tree: Any) -> Any:
+    """1 -> 2: a probe series learns its usual probes per bin; an older one starts knowing none
+    (its bins are judged as if every one had the usual count until it has learned)."""
+    if isinstance(tree, list):
+        tree = [_probe_volume_added(x) for x in tree]
+        if tree[:2] == ["O", "ProbeBaseline"]:
+            tree += [0.0, 0]
+    return tree
+
+
 # Older format version -> a function turning its tree into the next version's.
-MIGRATIONS: dict[int, Callable[[Any], Any]] = {}
+MIGRATIONS: dict[int, Callable[[Any], Any]] = {1: _probe_volume_added}
 # zlib level 1: most of the gain for a fraction of the time of the default level.
 COMPRESSION = 1
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -194,6 +206,8 @@ PROBE_FIELDS = (
     "first_ts",
     "slow_latency",
     "slow_latency_ratio",
+    "usual_log_probes",
+    "probes_seen",
 )
 
 

@@ -35,7 +35,7 @@ FIXTURE = Path(__file__).resolve().parent.parent / "golden" / f"checkpoint-v{FOR
 # The shape this format version stores; it changes with any class's stored fields. When it does,
 # bump FORMAT_VERSION (with a migration, or a reasoned refusal of the old version), rewrite the
 # fixture, and record the new fingerprint here.
-FINGERPRINTS = {1: "e3271327307957ab"}
+FINGERPRINTS = {1: "e3271327307957ab", 2: "d99238d019b98f46"}
 DAY = 86400
 
 
@@ -98,6 +98,18 @@ def test_the_committed_checkpoint_of_this_version_resumes_exactly(
 ) -> None:
     resumed = Pipeline(CONFIG)
     resumed.restore("PK", FIXTURE.read_bytes())
+    after = run(LINES[CUT:], resumed)[1]
+    assert mid_incident[1] + after == uninterrupted
+
+
+def test_a_checkpoint_of_format_1_is_migrated_and_resumes_exactly(
+    uninterrupted: list[bytes], mid_incident: tuple[Pipeline, list[bytes]]
+) -> None:
+    """Format 1 had no usual probe count; its probe series start learning one on restore."""
+    old = FIXTURE.with_name("checkpoint-v1.state").read_bytes()
+    assert old[3] == 1 and 1 in state.MIGRATIONS
+    resumed = Pipeline(CONFIG)
+    resumed.restore("PK", old)
     after = run(LINES[CUT:], resumed)[1]
     assert mid_incident[1] + after == uninterrupted
 
