@@ -139,6 +139,10 @@ class Lifecycle(_Model):
         ge=1,
         description="... to open on one uncorroborated signal (throttling without latency rise)",
     )
+    quiet_on_holidays: bool = Field(
+        default=True,
+        description="on a country's public holidays a weak observation does not open an incident",
+    )
     join_window_seconds: int = Field(default=3600, ge=0)
     group_join_window_seconds: int = Field(default=6 * 3600, ge=0)
     source_silence_seconds: int = Field(default=3600, ge=60)

@@ -9,12 +9,14 @@ holding the others back, and its series are gaps, never drops.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from restrictwatch.detectors.config import Config, Thresholds
-from restrictwatch.detectors.correlate import classify_bin
+from restrictwatch.detectors.correlate import NORMAL, Observation, UnitKey, classify_bin
 from restrictwatch.detectors.events import EventMessage
 from restrictwatch.detectors.incidents import IncidentBook
+from restrictwatch.detectors.public_holidays import is_public_holiday
 from restrictwatch.detectors.records import Rejection, Sample, SeriesKey
 from restrictwatch.detectors.series import Bin, Series, Verdict
 
@@ -190,9 +192,12 @@ class CountryMonitor:
                     self.evaluated_until = frontier
                     break
             verdicts = self.pending.pop(b)
+            open_units = self.book.open_units()
             observations = classify_bin(
-                verdicts, self.thresholds, self.book.open_units(), self.config.lifecycle.hold_factor
+                verdicts, self.thresholds, open_units, self.config.lifecycle.hold_factor
             )
+            if self.config.lifecycle.quiet_on_holidays and is_public_holiday(self.country, b):
+                observations = holiday_observations(observations, open_units)
             messages.extend(self.book.step(b, observations, self.config, self.last_bin))
             self.stats.bins_evaluated += 1
             self.evaluated_until = b + width
@@ -210,3 +215,15 @@ class CountryMonitor:
             if not verdict.ready:
                 warming[key.signal] = warming.get(key.signal, 0) + 1
         return warming
+
+
+def holiday_observations(
+    observations: dict[UnitKey, Observation], open_units: Collection[UnitKey]
+) -> dict[UnitKey, Observation]:
+    """On a public holiday a weak observation (one uncorroborated signal near its threshold) is
+    what the holiday explains; strong ones (a collapse, failing probes) and open incidents stand:
+    shutdowns are ordered on holidays too."""
+    return {
+        unit: NORMAL if obs.weak and obs.anomalous and unit not in open_units else obs
+        for unit, obs in observations.items()
+    }
