@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from restrictwatch.detectors import state
@@ -21,7 +21,13 @@ from restrictwatch.detectors.config import Config
 from restrictwatch.detectors.events import EventMessage
 from restrictwatch.detectors.incidents import IncidentBook
 from restrictwatch.detectors.monitor import CountryMonitor, MonitorStats, SourceClock
-from restrictwatch.detectors.records import Rejection, Sample, SeriesKey, decode_sample
+from restrictwatch.detectors.records import (
+    Rejection,
+    Sample,
+    SeriesKey,
+    decode_message,
+    decode_sample,
+)
 from restrictwatch.detectors.series import Series
 from restrictwatch.detectors.state import StateError
 from restrictwatch.detectors.view import CountryView, OpenIncident, Reading, Totals
@@ -75,9 +81,23 @@ class Pipeline:
             return self._reject(decoded)
         return self.process_sample(decoded, now)
 
+    def process_message(self, raw: bytes, now: float | None = None) -> list[Outcome]:
+        """A message of one record or of a batch (`records.decode_message`): one outcome per
+        record, in order; a rejected record of a batch says its index."""
+        decoded = decode_message(raw, self._config.max_record_bytes)
+        batch = raw.lstrip().startswith(b"[")
+        out = []
+        for i, d in enumerate(decoded):
+            outcome = self._reject(d) if isinstance(d, Rejection) else self.process_sample(d, now)
+            if batch and outcome.rejection is not None and outcome.rejection.index is None:
+                outcome.rejection = replace(outcome.rejection, index=i)
+            out.append(outcome)
+        return out
+
     def process_batch(self, raws: Iterable[bytes], now: float | None = None) -> list[Outcome]:
-        """Each record in turn, one outcome each: a bad one never costs its neighbours."""
-        return [self.process(raw, now) for raw in raws]
+        """Each message in turn (`process_message`), one outcome per record: a bad one never
+        costs its neighbours."""
+        return [o for raw in raws for o in self.process_message(raw, now)]
 
     def ahead_of_clock(self, ts: float, now: float) -> Rejection | None:
         """Whether a record is too far ahead of the wall clock to be used. The worker asks

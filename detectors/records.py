@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from sys import intern
 from typing import Any, NamedTuple
@@ -76,6 +76,7 @@ class Rejection:
     error_type: str
     reason: str
     stage: str = "decode"
+    index: int | None = None  # the record's place in its batch; None: the message was one record
 
 
 def parse_ts(value: str | int | float) -> float:
@@ -89,6 +90,42 @@ def parse_ts(value: str | int | float) -> float:
     return float(value)
 
 
+# A batch message may be this large (Kafka's default max.message.bytes); its records are held to
+# this limit together, not to `max_record_bytes` one by one.
+MAX_BATCH_BYTES = 1_048_576
+
+
+def decode_message(raw: bytes, max_bytes: int = 65536) -> list[Sample | Rejection]:
+    """One message of an input topic: a record (a JSON object) or a batch of records (a JSON
+    array of them, schemas/batch.v1.schema.json), one entry per record in order. Each record of a
+    batch is validated on its own and its rejection carries its index, so a bad one never costs
+    its neighbours; a batch that is not valid JSON, empty or too large is one rejection."""
+    stripped = raw.lstrip()
+    if not stripped.startswith(b"["):
+        return [decode_sample(raw, max_bytes)]
+    if len(raw) > MAX_BATCH_BYTES:
+        return [Rejection("too_large", f"batch is {len(raw)} bytes, limit is {MAX_BATCH_BYTES}")]
+    try:
+        docs = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return [_undecodable(raw, exc)]
+    if not docs:
+        return [Rejection("empty", "batch holds no records")]
+    out: list[Sample | Rejection] = []
+    for i, doc in enumerate(docs):
+        decoded = sample_from_dict(doc)
+        out.append(replace(decoded, index=i) if isinstance(decoded, Rejection) else decoded)
+    return out
+
+
+def _undecodable(raw: bytes, exc: orjson.JSONDecodeError) -> Rejection:
+    try:  # only now, off the hot path: was it the encoding or the JSON?
+        raw.decode("utf-8")
+    except UnicodeDecodeError as enc:
+        return Rejection("encoding", f"not UTF-8: {enc.reason} at byte {enc.start}")
+    return Rejection("json", f"invalid JSON: {exc}")
+
+
 def decode_sample(raw: bytes, max_bytes: int = 65536) -> Sample | Rejection:
     """Decode and validate one record against `schemas/`, then check what a schema cannot say."""
     if len(raw) > max_bytes:
@@ -98,11 +135,7 @@ def decode_sample(raw: bytes, max_bytes: int = 65536) -> Sample | Rejection:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        try:  # only now, off the hot path: was it the encoding or the JSON?
-            raw.decode("utf-8")
-        except UnicodeDecodeError as enc:
-            return Rejection("encoding", f"not UTF-8: {enc.reason} at byte {enc.start}")
-        return Rejection("json", f"invalid JSON: {exc}")
+        return _undecodable(raw, exc)
     return sample_from_dict(doc)
 
 

@@ -222,11 +222,12 @@ def create_app(
             started = time.perf_counter()
             message = event.message
             last_event[message.partition] = event
-            observer.consumed(message.topic)
             inbound = Inbound(
                 message.topic, message.partition, message.offset, event.key, event.value, event
             )
-            publish(handler.receive(inbound, time.time()))
+            out = handler.receive(inbound, time.time())
+            observer.consumed(message.topic, out.records)
+            publish(out)
             observer.duration(message.topic, time.perf_counter() - started)
 
     @app.timer(0.2)  # type: ignore[untyped-decorator]

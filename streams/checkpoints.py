@@ -3,7 +3,8 @@
 A checkpoint stores, per country, the core's snapshot (`Pipeline.snapshot`, data in the format of
 detectors/state.py) and the last offset of each input topic-partition folded into it. Its bytes:
 `CHECKPOINT_MAGIC`, the length of the offsets' JSON (4 bytes, big-endian), that JSON (a list of
-[topic, partition, offset]), then the snapshot. Version 1 was a pickle: refused, as any
+[topic, partition, offset, index]: the last record folded in, by its message's offset and its
+place in that message's batch, 0 for a message of one record), then the snapshot. Version 1 was a pickle: refused, as any
 unreadable checkpoint is (the handler then starts the country afresh).
 """
 
@@ -58,13 +59,15 @@ class Checkpoints:
 
 @dataclass(slots=True)
 class Checkpoint:
-    """One country's state as the table holds it: the monitor and the offsets folded into it."""
+    """One country's state as the table holds it: the core's snapshot, and per input
+    topic-partition the (offset, index in its batch) of the last record folded into it."""
 
-    offsets: dict[TP, int]
+    offsets: dict[TP, tuple[int, int]]
     state: bytes
 
     def encode(self) -> bytes:
-        offsets = orjson.dumps([[t, p, o] for (t, p), o in sorted(self.offsets.items())])
+        rows = [[t, p, o, i] for (t, p), (o, i) in sorted(self.offsets.items())]
+        offsets = orjson.dumps(rows)
         return CHECKPOINT_MAGIC + struct.pack(">I", len(offsets)) + offsets + self.state
 
     @classmethod
@@ -75,7 +78,7 @@ class Checkpoint:
         try:
             (size,) = struct.unpack_from(">I", data, head)
             rows = orjson.loads(data[head + 4 : head + 4 + size])
-            offsets = {(str(t), int(p)): int(o) for t, p, o in rows}
+            offsets = {(str(t), int(p)): (int(o), int(i)) for t, p, o, i in rows}
         except (struct.error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
             raise StateError(f"unreadable checkpoint offsets: {exc}") from None
         return cls(offsets, data[head + 4 + size :])

@@ -17,7 +17,7 @@ MAX_REASON_BYTES = 4096
 
 def deadletter_headers(inbound: Inbound, rejection: Rejection) -> list[tuple[str, bytes]]:
     """Headers of a dead letter: why (error type, reason, stage) and where it came from."""
-    return [
+    headers = [
         ("rw-error-type", rejection.error_type.encode()),
         ("rw-reason", _bounded_utf8(rejection.reason)),
         ("rw-stage", rejection.stage.encode()),
@@ -25,6 +25,9 @@ def deadletter_headers(inbound: Inbound, rejection: Rejection) -> list[tuple[str
         ("rw-source-partition", str(inbound.partition).encode()),
         ("rw-source-offset", str(inbound.offset).encode()),
     ]
+    if rejection.index is not None:  # a record of a batch: the message is its original bytes
+        headers.append(("rw-index", str(rejection.index).encode()))
+    return headers
 
 
 def _bounded_utf8(text: str) -> bytes:
@@ -47,6 +50,7 @@ class DeadLetter:
     source_offset: str | None
     key: bytes | None
     original: bytes | None
+    index: str | None = None  # the record's place in its batch, when the message was a batch
 
     @classmethod
     def of(
@@ -64,11 +68,14 @@ class DeadLetter:
             source_offset=h.get("rw-source-offset"),
             key=key,
             original=value,
+            index=h.get("rw-index"),
         )
 
     def line(self) -> str:
         """One line for a terminal: source, reason code, stage, reason, key, original (escaped)."""
         source = position(self.source_topic, self.source_partition, self.source_offset)
+        if self.index is not None:
+            source += f" record {_shown(self.index)}"
         parts = [
             source,
             f"{_shown(self.error_type)}/{_shown(self.stage)}",
@@ -89,6 +96,7 @@ class DeadLetter:
             "source_topic": self.source_topic,
             "source_partition": _int_or_none(self.source_partition),
             "source_offset": _int_or_none(self.source_offset),
+            **({"index": _int_or_none(self.index)} if self.index is not None else {}),
             "key_b64": base64.b64encode(self.key).decode("ascii") if self.key is not None else None,
             "original_b64": (
                 base64.b64encode(self.original).decode("ascii")

@@ -33,14 +33,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import inf
 from typing import Any
 
 from restrictwatch.detectors.config import Config
 from restrictwatch.detectors.events import EventMessage
 from restrictwatch.detectors.pipeline import Pipeline
-from restrictwatch.detectors.records import Rejection, Sample, decode_sample
+from restrictwatch.detectors.records import Rejection, Sample, decode_message
 from restrictwatch.detectors.state import StateError
 from restrictwatch.streams import merge
 from restrictwatch.streams.checkpoints import TP, Checkpoint, CheckpointPolicy, Checkpoints
@@ -69,13 +69,15 @@ class Output:
     checkpoints: list[tuple[str, bytes]] = field(default_factory=list)  # (country, state)
     acks: list[Any] = field(default_factory=list)
     processed: list[tuple[Inbound, float]] = field(default_factory=list)  # (record, event ts)
+    records: int = 0  # records the message received carried (a batch: several)
 
 
 @dataclass(slots=True)
 class PartitionState:
     """The merge queues and checkpoint bookkeeping of one input partition."""
 
-    queues: dict[str, deque[tuple[Inbound, Sample]]]
+    # (message, record, its index in a batch; None for a message of one record)
+    queues: dict[str, deque[tuple[Inbound, Sample, int | None]]]
     last_checkpoint: float
     newest: dict[str, float] = field(default_factory=dict)  # newest event time per topic
     waiting_since: dict[str, float] = field(default_factory=dict)  # wall time the merge began
@@ -83,6 +85,9 @@ class PartitionState:
     countries: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
     unacked: list[Inbound] = field(default_factory=list)  # processed, skipped or dead
+    # Records of a message still in the merge, by id(message): it is done (and may be
+    # acknowledged) once the last of them is processed.
+    left: dict[int, int] = field(default_factory=dict)
     since_checkpoint: int = 0
     bin_evaluated: bool = False
     gave_up: set[str] = field(default_factory=set)  # topics whose backlog stopped holding
@@ -144,7 +149,8 @@ class RecordHandler:
         self.backlog = backlog or (lambda topic, partition, last, since: None)
         self.received: dict[TP, int] = {}
         self.partitions: dict[int, PartitionState] = {}
-        self.offsets: dict[str, dict[TP, int]] = {}  # country -> last offset folded in, per TP
+        self.offsets: dict[str, dict[TP, tuple[int, int]]] = {}  # country -> (offset, index in its
+        # batch) of the last record folded in, per TP
         self.partition_of: dict[str, int] = {}  # country -> the partition its records come on
         # Per input topic-partition: every record up to this offset was acknowledged with a
         # checkpoint (as of the partition's last one).
@@ -160,10 +166,16 @@ class RecordHandler:
         part = self._partition(inbound.partition, now)
         self.received[(inbound.topic, inbound.partition)] = inbound.offset
         self.stats.received += 1
-        sample = self._admit(inbound, part, now, out)
-        if sample is not None:
-            part.queues[inbound.topic].append((inbound, sample))
-            part.newest[inbound.topic] = max(part.newest.get(inbound.topic, -inf), sample.ts)
+        admitted = self._admit(inbound, part, now, out)
+        if not admitted:
+            part.unacked.append(inbound)  # dead or skipped, every record of it
+        else:
+            part.left[id(inbound)] = len(admitted)
+            queue = part.queues[inbound.topic]
+            for index, sample in admitted:
+                queue.append((inbound, sample, index))
+            newest = max(s.ts for _, s in admitted)
+            part.newest[inbound.topic] = max(part.newest.get(inbound.topic, -inf), newest)
             part.waiting_since.pop(inbound.topic, None)
             part.gave_up.discard(inbound.topic)
             self._drain(inbound.partition, part, now, out)
@@ -230,54 +242,55 @@ class RecordHandler:
 
     def _admit(
         self, inbound: Inbound, part: PartitionState, now: float, out: Output
-    ) -> Sample | None:
-        """Decode and check a record before the merge; None if it goes no further."""
-        decoded = decode_sample(inbound.value, self.pipeline.config.max_record_bytes)
-        if isinstance(decoded, Rejection):
-            self._dead(out, part, inbound, decoded)
-            return None
-        country = decoded.key.country
+    ) -> list[tuple[int | None, Sample]]:
+        """Decode and check a message's records before the merge: those that go on, with their
+        index in the batch (None for a message of one record); the others are dead letters or
+        were folded into a restored checkpoint already."""
+        decoded = decode_message(inbound.value, self.pipeline.config.max_record_bytes)
+        out.records += len(decoded)
+        batch = inbound.value.lstrip().startswith(b"[")
+        admitted: list[tuple[int | None, Sample]] = []
+        for i, d in enumerate(decoded):
+            index = i if batch else None
+            rejection = d if isinstance(d, Rejection) else self._refused(inbound, d, now)
+            if rejection is not None:
+                if index is not None and rejection.index is None:
+                    rejection = replace(rejection, index=index)
+                out.dead.append((inbound, rejection))
+                continue
+            assert not isinstance(d, Rejection)
+            country = d.key.country
+            self._ensure_loaded(country, inbound.partition, part)
+            if self._already_folded(country, inbound, index):
+                self.stats.skipped += 1
+                continue
+            admitted.append((index, d))
+        return admitted
+
+    def _refused(self, inbound: Inbound, sample: Sample, now: float) -> Rejection | None:
+        """Why a decoded record may not go on: the wrong key or partition, or from the future."""
+        country = sample.key.country
         if inbound.key != country.encode():
             # The key decides the partition, and the partition decides who holds the state.
-            self._dead(
-                out,
-                part,
-                inbound,
-                Rejection(
-                    "wrong_key",
-                    f"message key {inbound.key!r} is not the record's country {country!r}",
-                    "validate",
-                ),
+            return Rejection(
+                "wrong_key",
+                f"message key {inbound.key!r} is not the record's country {country!r}",
+                "validate",
             )
-            return None
         home = self.partition_of.get(country)
         if home is not None and home != inbound.partition:
-            self._dead(
-                out,
-                part,
-                inbound,
-                Rejection(
-                    "wrong_key",
-                    f"{country} records come on partition {home}, this one on partition "
-                    f"{inbound.partition}: every producer must partition by the country key "
-                    "with the same (murmur2) partitioner",
-                    "validate",
-                ),
+            return Rejection(
+                "wrong_key",
+                f"{country} records come on partition {home}, this one on partition "
+                f"{inbound.partition}: every producer must partition by the country key "
+                "with the same (murmur2) partitioner",
+                "validate",
             )
-            return None
-        ahead = self.pipeline.ahead_of_clock(decoded.ts, now)
-        if ahead is not None:
-            self._dead(out, part, inbound, ahead)
-            return None
-        self._ensure_loaded(country, inbound.partition, part)
-        if self._already_folded(country, inbound):
-            self.stats.skipped += 1
-            part.unacked.append(inbound)
-            return None
-        return decoded
+        return self.pipeline.ahead_of_clock(sample.ts, now)
 
-    def _already_folded(self, country: str, inbound: Inbound) -> bool:
-        return inbound.offset <= self.offsets[country].get((inbound.topic, inbound.partition), -1)
+    def _already_folded(self, country: str, inbound: Inbound, index: int | None) -> bool:
+        folded = self.offsets[country].get((inbound.topic, inbound.partition), (-1, 0))
+        return (inbound.offset, index or 0) <= folded
 
     def _drain(self, partition: int, part: PartitionState, now: float, out: Output) -> None:
         while True:
@@ -291,8 +304,8 @@ class RecordHandler:
                 return
             if behind:
                 self._released_alone(partition, topic, behind)
-            inbound, sample = part.queues[topic].popleft()
-            self._process(inbound, sample, part, now, out)
+            inbound, sample, index = part.queues[topic].popleft()
+            self._process(inbound, sample, index, part, now, out)
             if self.checkpoints.policy == "record":
                 self._checkpoint(partition, part, now, out)
 
@@ -335,32 +348,39 @@ class RecordHandler:
             )
 
     def _process(
-        self, inbound: Inbound, sample: Sample, part: PartitionState, now: float, out: Output
+        self,
+        inbound: Inbound,
+        sample: Sample,
+        index: int | None,
+        part: PartitionState,
+        now: float,
+        out: Output,
     ) -> None:
         country = sample.key.country
-        part.unacked.append(inbound)
-        if self._already_folded(country, inbound):
+        left = part.left.pop(id(inbound)) - 1
+        if left:
+            part.left[id(inbound)] = left
+        else:
+            part.unacked.append(inbound)  # its last record: the message is done
+        if self._already_folded(country, inbound, index):
             # Delivered again while its first copy waited in the queue (after a rebalance).
             self.stats.skipped += 1
             return
         result = self.pipeline.process_sample(sample, now)
         if result.rejection is not None:
-            out.dead.append((inbound, result.rejection))
+            rejection = result.rejection
+            out.dead.append(
+                (inbound, rejection if index is None else replace(rejection, index=index))
+            )
         else:
             out.processed.append((inbound, sample.ts))
-        self.offsets[country][(inbound.topic, inbound.partition)] = inbound.offset
+        self.offsets[country][(inbound.topic, inbound.partition)] = (inbound.offset, index or 0)
         part.dirty.add(country)
         part.since_checkpoint += 1
         if result.events:
             out.events += result.events
         if result.events or result.advanced:
             part.bin_evaluated = True
-
-    def _dead(
-        self, out: Output, part: PartitionState, inbound: Inbound, rejection: Rejection
-    ) -> None:
-        out.dead.append((inbound, rejection))
-        part.unacked.append(inbound)
 
     # -- state --------------------------------------------------------------------------------
 

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import orjson
 
+from restrictwatch.detectors.config import load_config
 from restrictwatch.detectors.events import latest_messages
 from restrictwatch.detectors.exceptions import ConfigError, RestrictwatchError
-from restrictwatch.detectors.records import ERROR_TYPES, parse_ts
+from restrictwatch.detectors.records import ERROR_TYPES, Rejection, decode_sample, parse_ts
 from restrictwatch.streams.deadletter import DeadLetter, position
 from restrictwatch.streams.display import escaped
 from restrictwatch.streams.progress import Progress, count_lines, is_terminal
@@ -159,16 +160,70 @@ class Produced:
 MAX_LINES_NAMED = 10
 
 
+# A batch goes out before it would pass this many bytes (the broker's default message limit is
+# 1 MiB; the record batch of the producer needs room around it).
+BATCH_MAX_BYTES = 900_000
+
+
+@dataclass
+class Batcher:
+    """Groups usable records into batches per topic, country and bin (schemas/batch.v1): what a
+    collector that emits a whole bin of a country at once sends. A batch of one goes out as the
+    plain record. Each stream's records keep their order."""
+
+    size: int
+    bin_seconds: int
+    open: dict[tuple[str, bytes], tuple[float, list[tuple[int, bytes]]]] = field(
+        default_factory=dict
+    )
+
+    def add(
+        self, topic: str, key: bytes, ts: float, line_no: int, raw: bytes
+    ) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]:
+        """Take one record; return the batches it closes (topic, key, [(line, bytes)])."""
+        out = []
+        stream = (topic, key)
+        bin_start = ts - ts % self.bin_seconds
+        current = self.open.get(stream)
+        if current is not None:
+            started, records = current
+            full = len(records) >= self.size
+            too_big = sum(len(r) + 1 for _, r in records) + len(raw) + 2 > BATCH_MAX_BYTES
+            if started != bin_start or full or too_big:
+                out.append((topic, key, records))
+                current = None
+        if current is None:
+            self.open[stream] = (bin_start, [(line_no, raw)])
+        else:
+            current[1].append((line_no, raw))
+        return out
+
+    def flush(self) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]:
+        out = [(topic, key, records) for (topic, key), (_, records) in self.open.items()]
+        self.open.clear()
+        return out
+
+
+def batch_bytes(records: list[tuple[int, bytes]]) -> bytes:
+    """The message of a batch: its records' own bytes in a JSON array (one alone: itself)."""
+    if len(records) == 1:
+        return records[0][1]
+    return b"[" + b",".join(r for _, r in records) + b"]"
+
+
 def produce_file(
     settings: WorkerSettings,
     path: str,
     speedup: float | None = None,
     progress: Progress | None = None,
+    batch: int = 100,
 ) -> Produced:
     """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
-    With `speedup`, records are paced at that multiple of their event-time spacing. A line too
+    Usable records go in batches of up to `batch` per topic, country and bin (`Batcher`); a line
+    that is a batch already, or a record that is not usable, goes alone, so its dead letter holds
+    its own bytes. With `speedup`, records are paced at that multiple of their event-time spacing. A line too
     large for the broker (for the producer's request size or the topic's max.message.bytes) is
     skipped and counted: it could not be dead-lettered whole either. Any other record the broker
     did not take is an error, after everything else has been sent.
@@ -183,11 +238,22 @@ def produce_file(
     done = Produced()
     failures: list[BaseException] = []
 
-    def failed(line_no: int, size: int, exc: BaseException) -> None:
+    def failed(records: list[tuple[int, bytes]], exc: BaseException) -> None:
         if isinstance(exc, MessageSizeTooLargeError):
-            done.too_large.append((line_no, size))
+            done.too_large += [(line_no, len(raw)) for line_no, raw in records]
         else:
-            failures.append(exc)
+            failures.extend([exc] * len(records))
+
+    def send(topic: str, key: bytes | None, records: list[tuple[int, bytes]]) -> None:
+        on_error = functools.partial(failed, records)
+        try:
+            producer.send(topic, key=key, value=batch_bytes(records)).add_errback(on_error)
+        except KafkaError as exc:  # refused before sending, e.g. larger than a request
+            on_error(exc)
+
+    config = load_config(settings.detector_config)
+    max_record_bytes = config.max_record_bytes
+    batcher = Batcher(batch, config.bin_seconds)
 
     try:
         source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
@@ -201,13 +267,22 @@ def produce_file(
             raw = line[:-1] if line.endswith(b"\n") else line
             topic, key, ts = _route(settings, raw)
             pacer.wait_for(ts)
-            on_error = functools.partial(failed, lines, len(raw))
-            try:
-                producer.send(topic, key=key, value=raw).add_errback(on_error)
-            except KafkaError as exc:  # refused before sending, e.g. larger than a request
-                on_error(exc)
+            usable = (
+                batch > 1
+                and key is not None
+                and ts is not None
+                and not isinstance(decode_sample(raw, max_record_bytes), Rejection)
+            )
+            if usable:
+                assert key is not None and ts is not None
+                for closed in batcher.add(topic, key, ts, lines, raw):
+                    send(*closed)
+            else:
+                send(topic, key, [(lines, raw)])
             if progress is not None:
                 progress.advance(event_ts=ts)
+    for closed in batcher.flush():
+        send(*closed)
     producer.flush()
     producer.close()
     done.sent = lines - len(done.too_large) - len(failures)
@@ -239,14 +314,18 @@ class Pacer:
 
 
 def _route(settings: WorkerSettings, raw: bytes) -> tuple[str, bytes | None, float | None]:
-    """(topic, key, event time) of one line: by its "signal", keyed by its country.
+    """(topic, key, event time) of one line: by its "signal", keyed by its country; a batch by
+    its first record.
 
-    What is not a JSON object goes to the traffic topic unkeyed: the worker dead-letters it.
+    What is not a JSON object (or a batch of them) goes to the traffic topic unkeyed: the worker
+    dead-letters it.
     """
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return settings.traffic_topic, None, None
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
     if not isinstance(doc, dict):
         return settings.traffic_topic, None, None
     topic = (
@@ -345,7 +424,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         raise KafkaToolError(f"cannot read {args.input}")
     total = count_lines(args.input) if is_terminal(sys.stderr) else None
     with Progress("sent", total) as progress:
-        produced = produce_file(settings, args.input, args.speedup, progress)
+        produced = produce_file(settings, args.input, args.speedup, progress, args.batch)
     print(produced.summary(), file=sys.stderr)
     return 0
 
@@ -418,6 +497,14 @@ def register(sub: Any) -> None:
         "--speedup",
         type=float,
         help="pace records at X times real time (default: as fast as possible)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        metavar="N",
+        help="send up to N records of one country and bin per message, as a JSON array "
+        "(schemas/batch.v1.schema.json); 1 sends every record alone (default: 100)",
     )
     p.set_defaults(func=cmd_produce)
 

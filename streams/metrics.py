@@ -343,7 +343,7 @@ class WorkerMetrics:
             watchlist = parse_watchlist(watchlist)
         self.consumed_total = Counter(
             "rw_records_consumed",
-            "Records read from an input topic.",
+            "Records read from an input topic (each record of a batch message counts).",
             ["topic"],
             registry=registry,
         )
@@ -436,12 +436,12 @@ class WorkerMetrics:
 
     # -- WorkerObserver ---------------------------------------------------------------------
 
-    def consumed(self, topic: str) -> None:
+    def consumed(self, topic: str, records: int = 1) -> None:
         child = self._consumed.get(topic)
         if child is None:
             self._bind(topic)
             child = self._consumed[topic]
-        child.inc()
+        child.inc(records)
 
     def processed(self, topic: str, event_ts: float) -> None:
         child = self._decoded.get(topic)

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 
 class WorkerObserver(Protocol):
-    def consumed(self, topic: str) -> None:
-        """A record was read from an input topic."""
+    def consumed(self, topic: str, records: int = 1) -> None:
+        """A message was read from an input topic, with this many records (a batch: several)."""
 
     def processed(self, topic: str, event_ts: float) -> None:
         """A record was used by the detection core; `event_ts` is its event time."""
@@ -43,7 +43,7 @@ class WorkerObserver(Protocol):
 class NullObserver:
     """Observes nothing: the default when no metrics are wanted."""
 
-    def consumed(self, topic: str) -> None:
+    def consumed(self, topic: str, records: int = 1) -> None:
         pass
 
     def processed(self, topic: str, event_ts: float) -> None:

@@ -1,4 +1,5 @@
-"""Offline replay: a JSON-lines file through the same pipeline the worker runs."""
+"""Offline replay: a JSON-lines file through the same pipeline the worker runs; a line is one
+record or a batch of them (a JSON array), as a message of the input topics is."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def dead_letter(line_no: int, raw: bytes, rejection: Rejection) -> dict[str, Any
         "line": line_no,
         "original_b64": base64.b64encode(raw).decode("ascii"),
     }
+    if rejection.index is not None:
+        entry["index"] = rejection.index
     with contextlib.suppress(UnicodeDecodeError):
         entry["original"] = raw.decode("utf-8")
     return entry
@@ -64,20 +67,20 @@ def replay(
     result = ReplayResult(pipeline=pipeline)
     started = time.perf_counter()
     for result.lines, raw in enumerate(lines, start=1):
-        outcome = pipeline.process(raw)
-        if observe is not None:
-            observe(pipeline, outcome)
-        if outcome.rejection is not None:
-            result.dead_letters += 1
-            if dead_out is not None:
-                dead_out.write(
-                    orjson.dumps(dead_letter(result.lines, raw, outcome.rejection)) + b"\n"
-                )
-            continue
-        for event in outcome.events:
-            result.events.append(event)
-            if events_out is not None:
-                events_out.write(orjson.dumps(event) + b"\n")
+        for outcome in pipeline.process_message(raw):
+            if observe is not None:
+                observe(pipeline, outcome)
+            if outcome.rejection is not None:
+                result.dead_letters += 1
+                if dead_out is not None:
+                    dead_out.write(
+                        orjson.dumps(dead_letter(result.lines, raw, outcome.rejection)) + b"\n"
+                    )
+                continue
+            for event in outcome.events:
+                result.events.append(event)
+                if events_out is not None:
+                    events_out.write(orjson.dumps(event) + b"\n")
     result.seconds = time.perf_counter() - started
     return result
 

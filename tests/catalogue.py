@@ -60,7 +60,7 @@ def stateless(ts: float) -> list[BadRecord]:
     return [
         BadRecord("truncated json", _t(ts)[:-5], "json"),
         BadRecord("trailing garbage", _t(ts) + b"}}", "json"),
-        BadRecord("json array", b"[1, 2, 3]", "schema"),
+        BadRecord("batch of a non-record", b"[1]", "schema"),  # a batch, its one record bad
         BadRecord("json scalar", b"42", "schema"),
         BadRecord("json null", b"null", "schema"),
         BadRecord("missing signal", _t(ts, signal=_DROP), "schema"),

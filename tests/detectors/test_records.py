@@ -164,3 +164,30 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 def test_arbitrary_objects_never_raise(doc: dict[str, object]) -> None:
     raw = json.dumps(doc).encode()  # stdlib: also writes NaN and integers beyond 64 bits
     assert isinstance(decode_sample(raw), TrafficSample | ReachabilitySample | Rejection)
+
+
+def test_a_batch_decodes_record_by_record_and_a_bad_one_says_its_index() -> None:
+    from restrictwatch.detectors.records import decode_message
+
+    good = b'{"signal":"traffic","ts":1700000000,"country":"PK","value":5.0,"source":"s"}'
+    bad = b'{"signal":"traffic","ts":1700000000,"country":"XX","value":5.0,"source":"s"}'
+    out = decode_message(b"[" + b",".join([good, bad, good]) + b"]")
+    assert isinstance(out[0], TrafficSample) and isinstance(out[2], TrafficSample)
+    assert isinstance(out[1], Rejection)
+    assert (out[1].error_type, out[1].index) == ("unknown_country", 1)
+    assert decode_message(good) == [decode_sample(good)]  # one record: as before, no index
+
+
+def test_a_batch_that_cannot_be_read_is_one_rejection() -> None:
+    from restrictwatch.detectors.records import MAX_BATCH_BYTES, decode_message
+
+    for raw, error in [
+        (b'[{"signal":"traffic"', "json"),
+        (b"[]", "empty"),
+        (b"[" + b" " * MAX_BATCH_BYTES + b"]", "too_large"),
+    ]:
+        (rejection,) = decode_message(raw)
+        assert isinstance(rejection, Rejection)
+        assert (rejection.error_type, rejection.index) == (error, None)
+    (not_object,) = decode_message(b"[3]")
+    assert isinstance(not_object, Rejection) and not_object.index == 0

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from restrictwatch.detectors.config import config_as_yaml, load_config
+from restrictwatch.streams.kafka_io import produce_file
 from restrictwatch.streams.replay import replay
 from tests.catalogue import stateless
 from tests.integration.workers import Deployment, iter_headers, pk_lines, resolved
@@ -97,6 +98,44 @@ def assert_same_messages(
 
 def index_at(lines: list[bytes], ts: str) -> int:
     return next(i for i, raw in enumerate(lines) if orjson.loads(raw)["ts"] >= ts)
+
+
+def test_batches_from_produce_give_replay_s_events_and_a_bad_record_its_own_dead_letter(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """`restrictwatch produce` sends batches per country and bin by default; a line that is a
+    batch already goes as it is, and its one bad record is dead-lettered alone, with its index."""
+    lines = pk_lines()
+    ke = [
+        orjson.dumps(
+            {
+                "signal": "traffic",
+                "ts": 1_702_300_000 + i * 300,
+                "country": "KE",
+                "value": 10.0,
+                "source": "edge-cdn",
+            }
+        )
+        for i in range(3)
+    ]
+    batch = b"[" + b",".join([ke[0], ke[1].replace(b'"KE"', b'"XX"'), ke[2]]) + b"]"
+    source = tmp_path / "records.jsonl"
+    source.write_bytes(b"\n".join([*lines, batch]) + b"\n")
+    expected = replay([*lines, batch], load_config()).events
+    assert [e["status"] for e in expected] == ["open", "resolved"]
+
+    deployment.start_worker()
+    produced = produce_file(deployment.settings(), str(source))
+    assert produced.sent == len(lines) + 1
+    events = deployment.events(resolved(), timeout=300)
+    assert_same_messages(events, expected)
+    sent = deployment.read("traffic", lambda ms: len(ms) > 0, timeout=30)
+    assert any(m.value.startswith(b"[") and m.value.count(b'"signal"') > 1 for m in sent)
+
+    (letter,) = deployment.read("deadletter", lambda ms: len(ms) >= 1, timeout=60)
+    headers = dict(iter_headers(letter))
+    assert letter.value == batch and letter.key == b"KE"
+    assert (headers["rw-error-type"], headers["rw-index"]) == ("unknown_country", "1")
 
 
 def test_a_killed_worker_resumes_without_losing_or_duplicating(

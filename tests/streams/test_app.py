@@ -33,7 +33,7 @@ def test_state_table_is_raw_and_follows_the_partition_of_the_records() -> None:
     assert not table.use_partitioner  # the current event's partition, whatever the producer did
     # A checkpoint (zlib, not UTF-8) goes through the store unchanged: once, JSON decoding of
     # restored state crashed a restarted worker.
-    data = Checkpoint({("rw.traffic.v1", 0): 9}, b"\x80\x05monitor").encode()
+    data = Checkpoint({("rw.traffic.v1", 0): (9, 0)}, b"\x80\x05monitor").encode()
     store = table._new_store()
     assert store._decode_value(store._encode_value(data)) == data
 

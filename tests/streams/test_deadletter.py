@@ -75,3 +75,18 @@ def test_a_record_without_our_headers_or_with_hostile_ones_still_prints() -> Non
     assert (
         DeadLetter.of([("rw-source-offset", b"12a")], None, b"").as_dict()["source_offset"] is None
     )
+
+
+def test_a_record_of_a_batch_carries_its_index_in_a_header_and_back() -> None:
+    from restrictwatch.detectors.records import Rejection
+    from restrictwatch.streams.deadletter import DeadLetter, deadletter_headers
+    from restrictwatch.streams.handler import Inbound
+
+    inbound = Inbound("rw.traffic.v1", 2, 17, b"PK", b"[{},{}]")
+    headers = deadletter_headers(inbound, Rejection("schema", "bad", "validate", index=1))
+    assert ("rw-index", b"1") in headers
+    letter = DeadLetter.of(headers, inbound.key, inbound.value)
+    assert letter.index == "1" and letter.as_dict()["index"] == 1
+    assert "rw.traffic.v1[2]@17 record 1" in letter.line()
+    plain = deadletter_headers(inbound, Rejection("schema", "bad", "validate"))
+    assert all(name != "rw-index" for name, _ in plain)

@@ -217,3 +217,18 @@ def test_the_produce_summary_names_the_lines_skipped_as_too_large() -> None:
     assert many.endswith(
         "line 1 (10 bytes), 2 (10 bytes), 3 (10 bytes), 4 (10 bytes), 5 (10 bytes), 6 (10 bytes), 7 (10 bytes), 8 (10 bytes), 9 (10 bytes), 10 (10 bytes) and 2 more"
     )
+
+
+def test_records_are_batched_per_topic_country_and_bin_in_their_order() -> None:
+    from restrictwatch.streams.kafka_io import Batcher, batch_bytes
+
+    b = Batcher(size=3, bin_seconds=300)
+    assert b.add("t", b"PK", 0.0, 1, b"a") == []
+    assert b.add("t", b"IR", 10.0, 2, b"x") == []  # another country: its own batch
+    assert b.add("t", b"PK", 60.0, 3, b"b") == []
+    assert b.add("t", b"PK", 299.0, 4, b"c") == []
+    assert b.add("t", b"PK", 299.0, 5, b"d") == [("t", b"PK", [(1, b"a"), (3, b"b"), (4, b"c")])]
+    assert b.add("t", b"PK", 300.0, 6, b"e") == [("t", b"PK", [(5, b"d")])]  # the next bin
+    assert b.flush() == [("t", b"PK", [(6, b"e")]), ("t", b"IR", [(2, b"x")])]
+    assert batch_bytes([(1, b"{}"), (2, b"{}")]) == b"[{},{}]"
+    assert batch_bytes([(1, b"{}")]) == b"{}"  # a batch of one goes out as the record

@@ -65,7 +65,9 @@ def test_produce_prints_only_its_summary_when_stderr_is_not_a_terminal(
     data = tmp_path / "in.jsonl"
     data.write_bytes(b"\n".join(LINES) + b"\n")
 
-    def produce_file(settings: Any, path: str, speedup: Any, progress: Progress) -> Produced:
+    def produce_file(
+        settings: Any, path: str, speedup: Any, progress: Progress, batch: int
+    ) -> Produced:
         for line in LINES:  # what the real one does per record, without a broker
             progress.advance(event_ts=event_time_of(line))
         return Produced(sent=len(LINES))

@@ -4,9 +4,11 @@ import io
 
 import orjson
 
-from restrictwatch.detectors.config import Config
+from restrictwatch.detectors.config import Config, load_config
+from restrictwatch.detectors.schemas import validator
 from restrictwatch.streams.replay import replay
 from tests.catalogue import good_stream, stateless, with_bad_records
+from tests.conftest import START, traffic
 
 
 def test_catalogue_is_large_enough() -> None:
@@ -34,3 +36,16 @@ def test_every_bad_record_is_dead_lettered_with_its_reason_and_nothing_else_chan
     assert clean.events and dirty.events == clean.events
     assert [e["status"] for e in clean.events] == ["open", "resolved"]
     assert dirty.pipeline is not None and sum(dirty.pipeline.totals().rejected.values()) == len(bad)
+
+
+def test_a_batch_line_is_replayed_record_by_record_and_a_bad_record_says_its_index() -> None:
+    good = [traffic(START + i * 300, 1000.0) for i in range(3)]
+    bad = good[0].replace(b'"PK"', b'"XX"')
+    line = b"[" + b",".join([good[0], bad, good[1], good[2]]) + b"]"
+    dead = io.BytesIO()
+    result = replay([line], load_config(), dead_out=dead)
+    (letter,) = [orjson.loads(x) for x in dead.getvalue().splitlines()]
+    assert (letter["error_type"], letter["index"], letter["line"]) == ("unknown_country", 1, 1)
+    assert letter["original"].encode() == line  # the whole message, and which record of it
+    validator("deadletter.v1")(letter)
+    assert result.pipeline is not None and result.pipeline.totals().accepted == 3
