@@ -231,9 +231,21 @@ def produce_file(
     from kafka import KafkaProducer
     from kafka.errors import KafkaError, MessageSizeTooLargeError
 
+    # Not idempotent: kafka-python's idempotent producer (its default) takes a message the
+    # broker refuses as too large for a fatal error and fails every message not yet acknowledged
+    # with it, so one line too large for a topic would cost the lines sent with it. One request in
+    # flight keeps each partition's order through retries; a record a retry writes twice is
+    # dead-lettered by the worker (a duplicate, or late), never counted twice.
     producer = connect(
         settings,
-        functools.partial(KafkaProducer, acks="all", linger_ms=20, batch_size=256 * 1024),
+        functools.partial(
+            KafkaProducer,
+            acks="all",
+            linger_ms=20,
+            batch_size=256 * 1024,
+            enable_idempotence=False,
+            max_in_flight_requests_per_connection=1,
+        ),
     )
     done = Produced()
     failures: list[BaseException] = []

@@ -45,6 +45,15 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[tuple[bytes | 
         consumer.close()
 
 
+LINES = [
+    traffic(START, 10.0, country="PK"),
+    reach(START, 40, 39, country="PK"),
+    b"{not json",
+    traffic(START, 20.0, country="IR"),
+    traffic(START + 60, 11.0, country="PK"),  # the bin of the first
+]
+
+
 def test_topics_create_produce_and_tail(kafka_bootstrap: str, tmp_path: Path) -> None:
     d = Deployment(kafka_bootstrap, tmp_path)
     env = d.env
@@ -58,20 +67,18 @@ def test_topics_create_produce_and_tail(kafka_bootstrap: str, tmp_path: Path) ->
     assert mismatch.returncode == 2
     assert "has 2 partitions but RW_PARTITIONS is 3" in mismatch.stderr
 
-    lines = [
-        traffic(START, 10.0, country="PK"),
-        reach(START, 40, 39, country="PK"),
-        b"{not json",
-        traffic(START, 20.0, country="IR"),
-    ]
+    lines = LINES
     records = tmp_path / "records.jsonl"
     records.write_bytes(b"\n".join(lines) + b"\n")
     sent = restrictwatch(env, "produce", str(records))
     assert sent.returncode == 0, sent.stderr
-    assert "sent 4 records" in sent.stderr
+    assert "sent 5 records" in sent.stderr
     s = d.settings()
+    # By default a country's records of one bin and topic go as one batch (a JSON array of them,
+    # in their order); a record alone in its batch goes as it is, and a bad line goes alone.
     assert sorted(read_all(kafka_bootstrap, s.traffic_topic, 2), key=repr) == sorted(
-        [(b"PK", lines[0]), (None, lines[2]), (b"IR", lines[3])], key=repr
+        [(b"PK", b"[" + lines[0] + b"," + lines[4] + b"]"), (None, lines[2]), (b"IR", lines[3])],
+        key=repr,
     )
     assert read_all(kafka_bootstrap, s.reachability_topic, 2) == [(b"PK", lines[1])]
 
@@ -123,6 +130,26 @@ def test_topics_create_produce_and_tail(kafka_bootstrap: str, tmp_path: Path) ->
     assert [orjson.loads(line) for line in current.stdout.splitlines()] == [
         {"event_id": "rw-IR-b", "seq": 0, "status": "open"}
     ]
+
+
+def test_produce_with_batch_1_sends_one_message_per_line(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    d = Deployment(kafka_bootstrap, tmp_path)
+    d.create_topics()
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(LINES) + b"\n")
+    sent = restrictwatch(d.env, "produce", "--batch", "1", str(records))
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 5 records" in sent.stderr
+    s = d.settings()
+    traffic_sent = read_all(kafka_bootstrap, s.traffic_topic, 2)
+    assert sorted(traffic_sent, key=repr) == sorted(
+        [(b"PK", LINES[0]), (None, LINES[2]), (b"IR", LINES[3]), (b"PK", LINES[4])], key=repr
+    )
+    pk = [value for key, value in traffic_sent if key == b"PK"]
+    assert pk == [LINES[0], LINES[4]]  # one key, one partition: in the file's order
+    assert read_all(kafka_bootstrap, s.reachability_topic, 2) == [(b"PK", LINES[1])]
 
 
 def test_deadletters_prints_what_the_worker_rejected_and_tail_survives_any_bytes(

@@ -80,6 +80,8 @@ def test_sighup_reloads_the_config_and_a_broken_one_is_refused(
             RW_SASL_PASSWORD=SECRET,  # unused with PLAINTEXT, but a setting all the same
         )
         wait_for(deployment, "ready: restrictwatch")
+        # /metrics is served by a task of its own, which may bind its port after the ready line.
+        wait_for(deployment, "serving /metrics on ")
         assert "rw_worker_ready 1.0" in scrape(port)  # partitions held, state restored
         config.write_text("version: second\nthresholds: {min_sigmas: 4}\n")
         worker.send_signal(signal.SIGHUP)
