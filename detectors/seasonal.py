@@ -46,6 +46,10 @@ MEDIAN_STEP_PER_HOUR = 0.05
 # shallower one for `protect_max_seconds` at most, after which the level may follow it and the
 # slow reference alone remembers where it was (a campaign, or a lasting benign shift).
 COLLAPSE_DROP = 0.5
+# A run of moderate drops kept out of learning goes on while its bins stay this share of the way
+# below (hysteresis, as an open incident's): its shallower bins are its tail, not a new normal,
+# and learning them would drag the level, and widen the band, into the drop being judged.
+RUN_HOLD = 0.5
 # The slow reference stops following a level this far (log units, ~10 %) below it.
 SLOW_TOLERANCE = 0.105
 
@@ -223,7 +227,8 @@ class SeasonalBaseline(base.AnomalyDetector):
         drop = 1.0 - value / judged.expected if judged.expected > 0 else 0.0
         self._track_slow_onset(ts, y, f)
         if f.ready:
-            protected = z <= -self.protect_sigmas and drop >= self.protect_drop
+            hold = RUN_HOLD if self.moderate_since is not None else 1.0
+            protected = z <= -self.protect_sigmas * hold and drop >= self.protect_drop * hold
             if not protected:
                 self.moderate_since = None
             elif drop < COLLAPSE_DROP:

@@ -220,3 +220,24 @@ def test_daily_bins_follow_a_step_at_the_level_half_life() -> None:
         t += DAY
     assert not m.has_daily_curve
     assert math.isclose(m.forecast(t).expected, math.sqrt(1000 * 850), rel_tol=0.01)
+
+
+def test_a_moderate_drop_s_shallower_tail_is_not_learned() -> None:
+    """Hurricane Laura's Louisiana index: 30 % down, then hours at 12-18 % while it recovered.
+    Learning the tail pulled the level and widened the band until the outage looked over."""
+    m = trained()
+    t = START + 14 * DAY
+    for _ in range(12):  # an hour at 30 % below: a moderate drop, kept out of learning
+        m.observe(t, weekly_curve(t) * 0.7)
+        t += 300
+    level, sigma = m.level, m.forecast(t).sigma_log
+    for _ in range(72):  # six hours at 15 % below: shallower than protect_drop, still the drop
+        _, z = m.observe(t, weekly_curve(t) * 0.85)
+        t += 300
+    assert m.level == level
+    assert m.forecast(t).sigma_log == sigma
+    assert z < -3
+    for _ in range(12):  # back in the band: learned again
+        m.observe(t, weekly_curve(t))
+        t += 300
+    assert m.level != level
