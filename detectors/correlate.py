@@ -126,10 +126,53 @@ def classify_bin(
     for region, vs in by_region.items():
         area_active = {u[:3] for u in active if u[3] == region}
         areas[region] = _classify_area(vs, Judge(thresholds, area_active, hold))
+    _regions_partly_out(by_region, areas, thresholds, active, hold)
     country = areas.get(None)
     if country is not None and len(areas) > 1:
         _leave_to_regions(country, [obs for r, obs in areas.items() if r is not None])
     return {(*unit, region): obs for region, units in areas.items() for unit, obs in units.items()}
+
+
+def _regions_partly_out(
+    by_region: Mapping[str | None, list[Verdict]],
+    areas: dict[str | None, dict[AreaUnit, Observation]],
+    thresholds: Mapping[SeriesKey, Thresholds],
+    active: Collection[UnitKey],
+    hold: float,
+) -> None:
+    """A region whose total falls `throttle_drop` while another region's stays up is partly out.
+
+    Country-wide, such a dip without slower probes raises nothing (a holiday lowers a whole
+    country). A region falling alone is scoped by its neighbours: a storm or a power cut taking a
+    third of a state dark (Hurricane Laura, Louisiana) is that region's outage. One signal, so it
+    opens as a weak observation does.
+    """
+    unit: AreaUnit = ("outage", None, None)
+    slowed: dict[str, list[Verdict]] = {}
+    up: set[str] = set()
+    for region, vs in by_region.items():
+        if region is None:
+            continue
+        judge = Judge(thresholds, {u[:3] for u in active if u[3] == region}, hold)
+        totals = [
+            v
+            for v in vs
+            if v.ready
+            and v.key.signal == "traffic"
+            and v.key.platform is None
+            and v.key.asn is None
+        ]
+        down = [v for v in totals if judge.collapsed(v, "throttle_drop", unit)]
+        if down:
+            slowed[region] = down
+        elif totals:
+            up.add(region)
+    for region, down in slowed.items():
+        if not up - {region}:
+            continue
+        obs = areas[region].get(unit)
+        if obs is None or not obs.anomalous:
+            areas[region][unit] = Observation(True, OUTAGE, down, weak=True)
 
 
 def _leave_to_regions(

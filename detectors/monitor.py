@@ -196,8 +196,8 @@ class CountryMonitor:
             observations = classify_bin(
                 verdicts, self.thresholds, open_units, self.config.lifecycle.hold_factor
             )
-            if self.config.lifecycle.quiet_on_holidays and is_public_holiday(self.country, b):
-                observations = holiday_observations(observations, open_units)
+            if self.config.lifecycle.quiet_on_holidays:
+                observations = holiday_observations(observations, open_units, self.country, b)
             messages.extend(self.book.step(b, observations, self.config, self.last_bin))
             self.stats.bins_evaluated += 1
             self.evaluated_until = b + width
@@ -218,12 +218,25 @@ class CountryMonitor:
 
 
 def holiday_observations(
-    observations: dict[UnitKey, Observation], open_units: Collection[UnitKey]
+    observations: dict[UnitKey, Observation],
+    open_units: Collection[UnitKey],
+    country: str,
+    ts: float,
 ) -> dict[UnitKey, Observation]:
-    """On a public holiday a weak observation (one uncorroborated signal near its threshold) is
-    what the holiday explains; strong ones (a collapse, failing probes) and open incidents stand:
-    shutdowns are ordered on holidays too."""
-    return {
-        unit: NORMAL if obs.weak and obs.anomalous and unit not in open_units else obs
-        for unit, obs in observations.items()
-    }
+    """On a public holiday of its area (the country, or its region) a weak observation (one
+    uncorroborated signal near its threshold) is what the holiday explains; strong ones (a
+    collapse, failing probes) and open incidents stand: shutdowns are ordered on holidays too."""
+    holiday: dict[str | None, bool] = {}
+
+    def quiet(unit: UnitKey, obs: Observation) -> bool:
+        if not (obs.weak and obs.anomalous) or unit in open_units:
+            return False
+        region = unit[3]
+        if region not in holiday:
+            holiday[region] = is_public_holiday(country, ts, region)
+        return holiday[region]
+
+    quieted = [unit for unit, obs in observations.items() if quiet(unit, obs)]
+    if not quieted:
+        return observations
+    return {**observations, **dict.fromkeys(quieted, NORMAL)}

@@ -59,7 +59,8 @@ def stream(
     step: int = 300,
     start: float = START,
 ) -> Iterator[bytes]:
-    """Traffic records for named series ('total', 'platform:x', 'asn:17557'); None skips a bin."""
+    """Traffic records for named series ('total', 'platform:x', 'asn:17557', 'region:PK-BA');
+    None skips a bin."""
     t = start
     while t < start + days * 86400:
         for name, fn in series.items():
@@ -71,6 +72,8 @@ def stream(
                 extra["platform"] = name.split(":", 1)[1]
             elif name.startswith("asn:"):
                 extra["asn"] = int(name.split(":", 1)[1])
+            elif name.startswith("region:"):
+                extra["region"] = name.split(":", 1)[1]
             yield traffic(t, value, **extra)
         t += step
 

@@ -368,3 +368,33 @@ def test_networks_slowed_without_probes_of_their_own_do_not_veto_a_country_throt
         tv(650, 1000, z=-8.0), tv(320, 500, asn=1, z=-8.0), tv(330, 500, asn=2, z=-8.0), *probes
     )
     assert out[("outage", None, None, None)].kind == THROTTLING
+
+
+def region_total(observed: float, expected: float, region: str | None) -> Verdict:
+    z = -20.0 if observed < expected * 0.9 else 0.0
+    return Verdict(
+        SeriesKey("traffic", "ipo", "US", None, None, region), observed, expected, z, True
+    )
+
+
+def test_a_region_falling_a_third_while_its_neighbours_stay_up_is_partly_out() -> None:
+    # Hurricane Laura: Louisiana's index fell ~30 %, Texas' and Arkansas' did not move.
+    out = classify(
+        region_total(1800, 1950, None),
+        region_total(190, 270, "US-LA"),
+        region_total(1140, 1145, "US-TX"),
+        region_total(280, 282, "US-AR"),
+    )
+    obs = out[("outage", None, None, "US-LA")]
+    assert obs.anomalous and obs.kind == OUTAGE and obs.weak  # one signal: opens as weak ones do
+    assert not out[("outage", None, None, "US-TX")].anomalous
+    assert not out.get(("outage", None, None, None), NORMAL).anomalous
+
+
+def test_every_region_falling_a_third_together_is_a_national_dip_not_regional_outages() -> None:
+    out = classify(
+        region_total(1300, 1950, None),
+        region_total(190, 270, "US-LA"),
+        region_total(800, 1145, "US-TX"),
+    )
+    assert not any(o.anomalous for o in out.values())

@@ -69,3 +69,44 @@ def test_a_collapse_on_a_holiday_is_still_an_outage() -> None:
         ("open", "network_outage"),
         ("resolved", "network_outage"),
     ]
+
+
+def test_a_region_has_its_own_holidays_and_the_country_s() -> None:
+    mardi_gras = at("2020-02-25")  # a Louisiana holiday, not a federal one
+    assert is_public_holiday("US", mardi_gras, "US-LA")
+    assert not is_public_holiday("US", mardi_gras)
+    assert not is_public_holiday("US", mardi_gras, "US-TX")
+    assert is_public_holiday("US", at("2020-11-26"), "US-TX")  # Thanksgiving: the country's
+    assert is_public_holiday("PK", at("2022-05-03"), "PK-ZZ")  # no calendar for it: the country's
+
+
+MARDI_GRAS_2024 = at("2024-02-13", 0)  # a Louisiana holiday, not a federal one
+
+
+def regional_kinds(day: float) -> list[tuple[str, str, list[str]]]:
+    """Nine days of a US total, Louisiana and Texas; from 06:00 to 14:00 of `day` Louisiana at
+    68 % of normal (a third dark, or a holiday off) while Texas stays up."""
+
+    def la(t: float) -> float:
+        return diurnal(t, 20_000) * (0.68 if day + 6 * 3600 <= t < day + 14 * 3600 else 1.0)
+
+    series: dict[str, Callable[[float], float | None]] = {
+        "total": lambda t: la(t) + diurnal(t, 80_000),
+        "region:US-LA": la,
+        "region:US-TX": lambda t: diurnal(t, 80_000),
+    }
+    p = Pipeline(parse_config(default_document()))
+    start = MARDI_GRAS_2024 - 8 * DAY
+    events = [
+        e
+        for raw in (r.replace(b'"PK"', b'"US"') for r in stream(9.5, series, start=start))
+        for e in p.process(raw).events
+    ]
+    return [(e["status"], e["kind"], e["regions"]) for e in events]
+
+
+def test_a_region_partly_dark_is_an_outage_there_but_not_on_its_own_holiday() -> None:
+    ordinary = regional_kinds(MARDI_GRAS_2024 - DAY)
+    assert ordinary and {k for _, k, _ in ordinary} == {"network_outage"}
+    assert all(regions == ["US-LA"] for _, _, regions in ordinary)
+    assert regional_kinds(MARDI_GRAS_2024) == []
