@@ -69,7 +69,11 @@ class Judge:
 
     def limits(self, key: SeriesKey, unit: AreaUnit | None = None, *more: AreaUnit) -> Thresholds:
         t = self.thresholds[key]
-        if self.hold == 1.0 or not any(u in self.active for u in (unit, *more) if u is not None):
+        if (
+            self.hold == 1.0
+            or not self.active
+            or not any(u in self.active for u in (unit, *more) if u is not None)
+        ):
             return t
         return _relaxed(t, self.hold)
 
