@@ -66,14 +66,26 @@ class Judge:
         self.thresholds = thresholds
         self.active = active
         self.hold = hold
+        self.loosest = min(hold, 1.0)  # the share of min_sigmas the most relaxed limit asks
 
     def limits(self, key: SeriesKey, unit: AreaUnit | None = None, *more: AreaUnit) -> Thresholds:
         t = self.thresholds[key]
-        if self.hold == 1.0 or not any(u in self.active for u in (unit, *more) if u is not None):
+        if (
+            self.hold == 1.0
+            or not self.active
+            or not any(u in self.active for u in (unit, *more) if u is not None)
+        ):
             return t
         return _relaxed(t, self.hold)
 
+    def surely_normal(self, v: Verdict) -> bool:
+        """Above the lowest sigma limit any unit may be held to: neither collapsed nor down,
+        whatever the unit, so its limits need not be looked up (most verdicts of a bin)."""
+        return v.z > -self.thresholds[v.key].min_sigmas * self.loosest
+
     def collapsed(self, v: Verdict, drop_name: str, *units: AreaUnit) -> bool:
+        if self.surely_normal(v):
+            return False
         t = self.limits(v.key, *units)
         drop: float = getattr(t, drop_name)
         return v.drop >= drop and v.z <= -t.min_sigmas
@@ -84,6 +96,8 @@ class Judge:
         A partial recovery (traffic still 45 % below) is not the end of an outage: users date the
         end from where the signal returns to normal, as they date the start from where it left it.
         """
+        if self.surely_normal(v):
+            return False
         t = self.thresholds[v.key]
         if unit in self.active:
             return v.drop >= t.recovered_drop and v.z <= -t.min_sigmas * self.hold
@@ -554,11 +568,10 @@ def _classify_platform(
     country_reach = reach.get(None, [])
     country_reach_hit = [v for v in country_reach if failing(v)]
     per_asn = {a: vs for a, vs in reach.items() if a is not None and a not in down_asns}
-    hit_asns = {a for a, vs in per_asn.items() if any(failing(v) for v in vs)}
+    failing_by_asn = {a: [v for v in vs if failing(v)] for a, vs in per_asn.items()}
+    hit_asns = {a for a, hits in failing_by_asn.items() if hits}
     ok_asns = set(per_asn) - hit_asns
-    reach_evidence = country_reach_hit + [
-        v for a in sorted(hit_asns) for v in per_asn[a] if failing(v)
-    ]
+    reach_evidence = country_reach_hit + [v for a in sorted(hit_asns) for v in failing_by_asn[a]]
 
     probe_evidence = country_reach + [v for vs in per_asn.values() for v in vs]
     keyed = traffic or probe_evidence
@@ -590,7 +603,7 @@ def _classify_platform(
         return
     if hit_asns:
         for a in hit_asns:
-            hits = [v for v in per_asn[a] if failing(v)]
+            hits = failing_by_asn[a]
             # One network's probes alone, a few more failing than usual: what a run of unlucky
             # probes gives too. A block makes most of them fail; a shallow drop needs a longer run.
             shallow = all(

@@ -93,13 +93,14 @@ class ProbeBaseline:
         se = math.sqrt(binomial + spread + self.rate_floor**2)
         z = (observed - expected) / se
         drop = 1 - observed / expected if expected > 0 else 0.0
+        log_latency = math.log(latency_ms) if latency_ms is not None and latency_ms > 0 else None
         latency_ratio = None
-        if latency_ms is not None and latency_ms > 0 and self.log_latency.n:
-            latency_ratio = math.exp(math.log(latency_ms) - self.log_latency.mean)
+        if log_latency is not None and self.log_latency.n:
+            latency_ratio = math.exp(log_latency - self.log_latency.mean)
         slow = self.slow_latency.value
         self.slow_latency_ratio = None
-        if latency_ms is not None and latency_ms > 0 and slow is not None:
-            self.slow_latency_ratio = math.exp(math.log(latency_ms) - slow)
+        if log_latency is not None and slow is not None:
+            self.slow_latency_ratio = math.exp(log_latency - slow)
         if not (ready and z <= -self.protect_sigmas and drop >= self.protect_drop):
             if self.first_ts is None:
                 self.first_ts = ts
@@ -112,9 +113,9 @@ class ProbeBaseline:
             self.usual_log_probes += max(rate, 1.0 / self.probes_seen) * (
                 math.log(probes) - self.usual_log_probes
             )
-            if latency_ms is not None and latency_ms > 0:
+            if log_latency is not None:
                 self.log_latency.update(
-                    math.log(latency_ms), decay_rate(covered, self.latency_halflife_seconds)
+                    log_latency, decay_rate(covered, self.latency_halflife_seconds)
                 )
                 if ready:
                     self.slow_latency.update(ts, self.log_latency.mean, covered)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from river import base
@@ -52,6 +53,8 @@ COLLAPSE_DROP = 0.5
 RUN_HOLD = 0.5
 # The slow reference stops following a level this far (log units, ~10 %) below it.
 SLOW_TOLERANCE = 0.105
+# n > 0, as a C callable: which slots of a profile have learned.
+_POSITIVE = (0.0).__lt__
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +213,9 @@ class SeasonalBaseline(base.AnomalyDetector):
         """The level with the learned profiles' means: what a lasting shift moves, whichever part
         of the model absorbed it first (the daily curve takes a step faster than the level)."""
         assert self.level is not None
-        learned = [v for v, n in zip(self.daily, self.daily_n, strict=True) if n > 0]
-        seen = [v for v, n in zip(self.weekly, self.weekly_n, strict=True) if n > 0]
+        # compress and map run in C: this runs for every bin of a warm series.
+        learned = list(compress(self.daily, map(_POSITIVE, self.daily_n)))
+        seen = list(compress(self.weekly, map(_POSITIVE, self.weekly_n)))
         d = sum(learned) / len(learned) if learned else 0.0
         return self.level + d + (sum(seen) / len(seen) if seen else 0.0)
 
@@ -252,11 +256,14 @@ class SeasonalBaseline(base.AnomalyDetector):
         slow = f.slow_mean_log
         if slow is None or slow >= f.mean_log:
             return f
-        return replace(
-            f,
-            mean_log=slow,
-            sigma_log=max(f.sigma_log, f.slow_sigma_log),
-            expected=math.expm1(slow),
+        return Forecast(
+            slow,
+            max(f.sigma_log, f.slow_sigma_log),
+            math.expm1(slow),
+            f.ready,
+            f.provisional,
+            f.slow_mean_log,
+            f.slow_sigma_log,
         )
 
     def _track_slow_onset(self, ts: float, y: float, f: Forecast) -> None:

@@ -16,6 +16,8 @@ from restrictwatch.detectors.records import (
 )
 from restrictwatch.detectors.seasonal import SeasonalBaseline
 
+_LAYER_INDEX = {layer: i for i, layer in enumerate(FAILURE_LAYERS)}
+
 
 @dataclass(slots=True)
 class Verdict:
@@ -115,8 +117,10 @@ class ReachabilityBin:
     def add(self, sample: ReachabilitySample) -> None:
         self.probes += sample.probes
         self.ok += sample.ok
-        for i, layer in enumerate(FAILURE_LAYERS):
-            self.failures[i] += sample.failures.get(layer, 0)
+        for layer, n in sample.failures.items():
+            i = _LAYER_INDEX.get(layer)
+            if i is not None:
+                self.failures[i] += n
         if sample.latency_ms is not None and sample.ok:
             self.latency_weighted += sample.latency_ms * sample.ok
             self.latency_weight += sample.ok
