@@ -35,7 +35,8 @@ from restrictwatch.streams.display import table
 from restrictwatch.streams.replay import read_lines, replay
 from restrictwatch.streams.usage import UsageError
 
-MAX_WORKERS = 2
+# One process per scenario at a time, as many as there are cores (each holds one scenario's state).
+MAX_WORKERS = os.cpu_count() or 1
 
 # (key in Tally.summary, label, better: "higher" | "lower" | None, unit)
 METRICS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -152,7 +153,7 @@ def run_backtest(
     labels = [label for label, _ in configs]
     plain = [c for _, c in configs]
     bt = Backtest(labels, list(scenarios))
-    workers = max(1, min(workers, MAX_WORKERS, len(scenarios), os.cpu_count() or 1))
+    workers = max(1, min(workers, MAX_WORKERS, len(scenarios)))
     if workers == 1:
         results = [_run_scenario(n, seed, plain, traffic_only) for n in scenarios]
     else:
@@ -463,7 +464,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--country-days", type=float, help="countries x days of --input")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
-        "--workers", type=int, default=MAX_WORKERS, help=f"processes (at most {MAX_WORKERS})"
+        "--workers",
+        type=int,
+        default=MAX_WORKERS,
+        help="processes, one scenario each (default and at most: the machine's cores)",
     )
     p.add_argument(
         "--traffic-only",
