@@ -292,15 +292,14 @@ def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Obse
 
     down_asns = {a for a, is_out in asn_out.items() if is_out}
     slow = _slow_platforms(platform_traffic, totals_by_source, judge)
+    # The area's total falling a quarter or more: a power cut ramping in, an outage not yet past
+    # outage_drop, a shutdown of part of it. Probes fail then for whatever platform they try.
+    falling = [v for v in totals.get(None, []) if judge.collapsed(v, "throttle_drop", country_unit)]
     if _network_wide_probe_failure(reach, judge):
         # Country-wide probes failing for (nearly) every platform at once: a network is out, not
-        # every platform blocked. With networks seen falling dark, it is their outage's evidence.
+        # every platform blocked. With networks seen falling dark, it is their outage's evidence;
+        # with the area's total falling, that outage beginning.
         outage_seen = bool(down_asns) or any(u[0] == "outage" for u in active)
-        # The area's total falling with them (a power cut ramping in, an outage not yet past
-        # outage_drop) is that outage beginning, not every platform blocked at once.
-        falling = [
-            v for v in totals.get(None, []) if judge.collapsed(v, "throttle_drop", country_unit)
-        ]
         if outage_seen or falling or not (totals or platform_traffic):
             reach = {
                 p: {a: vs for a, vs in by_asn.items() if a is not None}
@@ -321,6 +320,7 @@ def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Obse
             judge,
             out,
             slow,
+            bool(falling),
         )
     return out
 
@@ -543,6 +543,7 @@ def _classify_platform(
     judge: Judge,
     out: dict[AreaUnit, Observation],
     slow: Mapping[str, list[Verdict]],
+    network_falling: bool = False,
 ) -> None:
     country_unit: AreaUnit = ("platform", None, platform)
     block: list[Verdict] = []
@@ -567,6 +568,11 @@ def _classify_platform(
 
     country_reach = reach.get(None, [])
     country_reach_hit = [v for v in country_reach if failing(v)]
+    if network_falling and not (block or throttle):
+        # Country-wide probes failing while the area's traffic falls and this platform's falls no
+        # more than the rest: the network going dark under them (a storm's power cut ramping in,
+        # some of a nightly shutdown), not a second incident on this platform.
+        country_reach_hit = []
     per_asn = {a: vs for a, vs in reach.items() if a is not None and a not in down_asns}
     failing_by_asn = {a: [v for v in vs if failing(v)] for a, vs in per_asn.items()}
     hit_asns = {a for a, hits in failing_by_asn.items() if hits}

@@ -274,7 +274,7 @@ REGIONAL: dict[str, Callable[[], Scenario]] = {
     "tr-regional-social-block": tr_regional_social_block,
 }
 
-# Held out of tuning: see `detectors.simulation.patterns.VALIDATION`.
-REGIONAL_VALIDATION: frozenset[str] = frozenset(
-    {"in-kashmir-shutdown-hourly", "tr-regional-social-block"}
-)
+# Held out of tuning: see `detectors.simulation.patterns.VALIDATION`. in-kashmir-shutdown-hourly
+# was held out too until its seed-3 false event (X "restricted" as Odisha's power cut ramped in)
+# was studied and its cause fixed: tuned on since, it belongs to the tuning set.
+REGIONAL_VALIDATION: frozenset[str] = frozenset({"tr-regional-social-block"})

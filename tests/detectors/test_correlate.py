@@ -336,6 +336,33 @@ def test_probes_failing_everywhere_as_the_total_falls_are_an_outage_beginning() 
     assert not any(u[0] == "platform" and o.anomalous for u, o in out.items())
 
 
+def test_some_platforms_probes_failing_as_the_total_falls_are_the_network_not_a_block() -> None:
+    # A storm's power cut ramping in: the total and every platform's traffic half down, the
+    # country-wide probes of two platforms of five failing, the others still passing. The
+    # network going dark fails probes of whatever they try: no restriction beside the outage.
+    platforms = ("x", "instagram", "youtube", "facebook", "whatsapp")
+    out = classify(
+        tv(480, 1000),
+        *(tv(48, 100, platform=p) for p in platforms),
+        country_probe(0.3, "x", 15),
+        country_probe(0.2, "instagram", 12),
+        *(country_probe(0.95, p, 15) for p in platforms[2:]),
+    )
+    assert not any(u[0] == "platform" and o.anomalous for u, o in out.items())
+
+
+def test_a_platform_falling_far_more_than_a_falling_total_is_still_restricted() -> None:
+    # The same falling total, but X's own traffic collapsing beyond the rest: a block within it.
+    out = classify(
+        tv(480, 1000),
+        tv(2, 100, platform="x"),
+        *(tv(48, 100, platform=p) for p in ("youtube", "facebook")),
+        country_probe(0.1, "x", 15),
+        *(country_probe(0.95, p, 15) for p in ("youtube", "facebook")),
+    )
+    assert out[("platform", None, "x", None)].kind == RESTRICTION
+
+
 def test_few_country_wide_probes_a_little_worse_need_a_longer_run() -> None:
     few = classify(tv(1000, 1000), country_probe(0.7, "x", 3))[("platform", None, "x", None)]
     assert few.kind == RESTRICTION and few.weak
