@@ -137,10 +137,13 @@ def classify_bin(
     for v in verdicts:
         by_region[v.key.region].append(v)
     areas: dict[str | None, dict[AreaUnit, Observation]] = {}
+    judges: dict[str | None, Judge] = {}
     for region, vs in by_region.items():
         area_active = {u[:3] for u in active if u[3] == region}
-        areas[region] = _classify_area(vs, Judge(thresholds, area_active, hold))
-    _regions_partly_out(by_region, areas, thresholds, active, hold)
+        judges[region] = Judge(thresholds, area_active, hold)
+        areas[region] = _classify_area(vs, judges[region])
+    if len(by_region) > 1:
+        _regions_partly_out(by_region, areas, judges)
     country = areas.get(None)
     if country is not None and len(areas) > 1:
         _leave_to_regions(country, [obs for r, obs in areas.items() if r is not None])
@@ -150,9 +153,7 @@ def classify_bin(
 def _regions_partly_out(
     by_region: Mapping[str | None, list[Verdict]],
     areas: dict[str | None, dict[AreaUnit, Observation]],
-    thresholds: Mapping[SeriesKey, Thresholds],
-    active: Collection[UnitKey],
-    hold: float,
+    judges: Mapping[str | None, Judge],
 ) -> None:
     """A region whose total falls `throttle_drop` while another region's stays up is partly out.
 
@@ -167,7 +168,7 @@ def _regions_partly_out(
     for region, vs in by_region.items():
         if region is None:
             continue
-        judge = Judge(thresholds, {u[:3] for u in active if u[3] == region}, hold)
+        judge = judges[region]
         totals = [
             v
             for v in vs
