@@ -180,6 +180,10 @@ RECORD_FRAMING_BYTES = 61 + 21 + 5 + 5 + 1
 PRODUCER_BATCH_BYTES = 256 * 1024
 
 
+# One message to send: topic, key (None: unkeyed) and its records as (line number, bytes).
+Batch = tuple[str, bytes | None, list[tuple[int, bytes]]]
+
+
 @dataclass
 class Batcher:
     """Groups usable records into batches per topic, country and bin (schemas/batch.v1): what a
@@ -196,11 +200,9 @@ class Batcher:
         default_factory=dict
     )
 
-    def add(
-        self, topic: str, key: bytes, ts: float, line_no: int, raw: bytes
-    ) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]:
+    def add(self, topic: str, key: bytes, ts: float, line_no: int, raw: bytes) -> list[Batch]:
         """Take one record; return the batches it closes (topic, key, [(line, bytes)])."""
-        out = []
+        out: list[Batch] = []
         stream = (topic, key)
         bin_start = ts - ts % self.bin_seconds
         current = self.open.get(stream)
@@ -218,8 +220,10 @@ class Batcher:
             current[1].append((line_no, raw))
         return out
 
-    def flush(self) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]:
-        out = [(topic, key, records) for (topic, key), (_, records) in self.open.items()]
+    def flush(self) -> list[Batch]:
+        out: list[Batch] = [
+            (topic, key, records) for (topic, key), (_, records) in self.open.items()
+        ]
         self.open.clear()
         return out
 
@@ -312,6 +316,29 @@ def batch_bytes(records: list[tuple[int, bytes]]) -> bytes:
     return b"[" + b",".join(r for _, r in records) + b"]"
 
 
+def messages_per_line(
+    settings: WorkerSettings, lines: Iterable[bytes], batcher: Batcher, max_record_bytes: int
+) -> Iterator[tuple[float | None, list[Batch]]]:
+    """Per line of `lines` (numbered from 1), its event time and the messages that go out once it
+    has been read: the batches it closes, or itself alone. A usable record goes to `batcher`
+    (unless its size is 1); a line that is a batch already, or a record that is not usable, goes
+    alone, so its dead letter holds its own bytes. `batcher.flush()` gives the rest at the end."""
+    for line_no, line in enumerate(lines, start=1):
+        raw = line[:-1] if line.endswith(b"\n") else line
+        topic, key, ts = _route(settings, raw)
+        usable = (
+            batcher.size > 1
+            and key is not None
+            and ts is not None
+            and not isinstance(decode_sample(raw, max_record_bytes), Rejection)
+        )
+        if usable:
+            assert key is not None and ts is not None
+            yield ts, batcher.add(topic, key, ts, line_no, raw)
+        else:
+            yield ts, [(topic, key, [(line_no, raw)])]
+
+
 def produce_file(
     settings: WorkerSettings,
     path: str,
@@ -322,9 +349,8 @@ def produce_file(
     """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
-    Usable records go in batches of up to `batch` per topic, country and bin (`Batcher`); a line
-    that is a batch already, or a record that is not usable, goes alone, so its dead letter holds
-    its own bytes. A batch is capped at what its topic takes in one message (`batch_caps`: the
+    Usable records go in batches of up to `batch` per topic, country and bin (`Batcher`,
+    `messages_per_line`); others alone. A batch is capped at what its topic takes in one message (`batch_caps`: the
     topic's max.message.bytes, read from the broker, and the producer's request size), so no
     batch is refused whole; where the limit cannot be read, at BATCH_MAX_BYTES, said once on
     stderr. With `speedup`, records are paced at that multiple of their event-time spacing. A
@@ -377,7 +403,6 @@ def produce_file(
             on_error(exc)
 
     config = load_config(settings.detector_config)
-    max_record_bytes = config.max_record_bytes
     batcher = Batcher(batch, config.bin_seconds, batch_caps(limits))
 
     try:
@@ -388,22 +413,11 @@ def produce_file(
     lines = 0
     pacer = Pacer(speedup)
     with source:
-        for lines, line in enumerate(source, start=1):
-            raw = line[:-1] if line.endswith(b"\n") else line
-            topic, key, ts = _route(settings, raw)
+        for ts, messages in messages_per_line(settings, source, batcher, config.max_record_bytes):
+            lines += 1
             pacer.wait_for(ts)
-            usable = (
-                batch > 1
-                and key is not None
-                and ts is not None
-                and not isinstance(decode_sample(raw, max_record_bytes), Rejection)
-            )
-            if usable:
-                assert key is not None and ts is not None
-                for closed in batcher.add(topic, key, ts, lines, raw):
-                    send(*closed)
-            else:
-                send(topic, key, [(lines, raw)])
+            for message in messages:
+                send(*message)
             if progress is not None:
                 progress.advance(event_ts=ts)
     for closed in batcher.flush():

@@ -328,3 +328,26 @@ def test_one_line_names_the_topics_whose_limit_could_not_be_read() -> None:
     assert "(ClusterAuthorizationFailedError)" in (
         unknown_limits_line({"a": None}, "ClusterAuthorizationFailedError") or ""
     )
+
+
+def test_per_line_usable_records_are_batched_and_the_rest_go_alone_at_once() -> None:
+    from restrictwatch.streams.kafka_io import Batcher, messages_per_line
+
+    a, b = traffic(START, 1.0, country="PK"), traffic(START + 60, 2.0, country="PK")
+    later = traffic(START + 300, 3.0, country="PK")
+    already = b"[" + a + b"]"
+    out = list(
+        messages_per_line(SETTINGS, [a, b"{bad\n", already, b, later], Batcher(10, 300), 65536)
+    )
+    assert out == [
+        (START, []),
+        (None, [("in.traffic", None, [(2, b"{bad")])]),  # its newline cut off
+        (START, [("in.traffic", b"PK", [(3, already)])]),  # a batch already: alone
+        (START + 60, []),
+        (START + 300, [("in.traffic", b"PK", [(1, a), (4, b)])]),  # the next bin closes it
+    ]
+    alone = list(messages_per_line(SETTINGS, [a, b], Batcher(1, 300), 65536))
+    assert [messages for _, messages in alone] == [
+        [("in.traffic", b"PK", [(1, a)])],
+        [("in.traffic", b"PK", [(2, b)])],
+    ]
