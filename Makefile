@@ -79,7 +79,8 @@ bench-worker: venv
 	$(BIN)/python -m bench.worker_perf --profile --write
 
 bench-latency: venv
-	$(BIN)/python -m bench.latency --rates 333,1000,3000 --write
+	$(BIN)/python -m bench.latency --rates 333,1000,3000 --live-days 3 --write
+	$(BIN)/python -m bench.latency --rates 1000,10000,30000 --live-days 3 --batch 100 --write
 
 bench-reliability: venv
 	$(BIN)/python -m bench.reliability --write

@@ -160,36 +160,58 @@ class Produced:
 MAX_LINES_NAMED = 10
 
 
-# A batch goes out before it would pass this many bytes (the broker's default message limit is
-# 1 MiB; the record batch of the producer needs room around it).
+# A batch goes out before its key and value would pass this many bytes where the topic's limit
+# cannot be read (the broker's default message limit is 1 MiB; the record batch of the producer
+# needs room around it).
 BATCH_MAX_BYTES = 900_000
+# What kafka-python's producer asks for a request at most (its default, set explicitly so that the
+# batches can be capped by it).
+MAX_REQUEST_BYTES = 1_048_576
+# How many bytes a record batch holding one message takes beyond the message's key and value, at
+# most: the batch header (61 bytes), the record's length, attributes, timestamp and offset deltas
+# (kafka-python reserves 21 bytes for them as varints), the key's and the value's lengths (5 bytes
+# each as varints) and the header count (1: none is sent). The broker compares the whole batch with
+# the topic's max.message.bytes, kafka-python the same estimate with max_request_size. Measured: a
+# topic with max.message.bytes 20000 took a 2-byte key and a 19,926-byte value, not one byte
+# more (72 bytes of framing); the 21 bytes more here are the varints at their widest.
+RECORD_FRAMING_BYTES = 61 + 21 + 5 + 5 + 1
+# kafka-python's producer packs messages of one partition into record batches of up to this many
+# bytes (capped at the smallest input topic's limit, which the broker applies to the record batch).
+PRODUCER_BATCH_BYTES = 256 * 1024
+
+
+# One message to send: topic, key (None: unkeyed) and its records as (line number, bytes).
+Batch = tuple[str, bytes | None, list[tuple[int, bytes]]]
 
 
 @dataclass
 class Batcher:
     """Groups usable records into batches per topic, country and bin (schemas/batch.v1): what a
     collector that emits a whole bin of a country at once sends. A batch of one goes out as the
-    plain record. Each stream's records keep their order."""
+    plain record. Each stream's records keep their order.
+
+    `caps`: per topic, the bytes a batch's key and value may take together (`batch_caps`: what
+    the broker takes in one message, less its framing); BATCH_MAX_BYTES for a topic not named."""
 
     size: int
     bin_seconds: int
+    caps: dict[str, int] = field(default_factory=dict)
     open: dict[tuple[str, bytes], tuple[float, list[tuple[int, bytes]]]] = field(
         default_factory=dict
     )
 
-    def add(
-        self, topic: str, key: bytes, ts: float, line_no: int, raw: bytes
-    ) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]:
+    def add(self, topic: str, key: bytes, ts: float, line_no: int, raw: bytes) -> list[Batch]:
         """Take one record; return the batches it closes (topic, key, [(line, bytes)])."""
-        out = []
+        out: list[Batch] = []
         stream = (topic, key)
         bin_start = ts - ts % self.bin_seconds
         current = self.open.get(stream)
         if current is not None:
             started, records = current
             full = len(records) >= self.size
-            too_big = sum(len(r) + 1 for _, r in records) + len(raw) + 2 > BATCH_MAX_BYTES
-            if started != bin_start or full or too_big:
+            # "[" + the records, each with its "," or the closing "]", + this one
+            grown = len(key) + 1 + sum(len(r) + 1 for _, r in records) + len(raw) + 1
+            if started != bin_start or full or grown > self.caps.get(topic, BATCH_MAX_BYTES):
                 out.append((topic, key, records))
                 current = None
         if current is None:
@@ -198,10 +220,93 @@ class Batcher:
             current[1].append((line_no, raw))
         return out
 
-    def flush(self) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]:
-        out = [(topic, key, records) for (topic, key), (_, records) in self.open.items()]
+    def flush(self) -> list[Batch]:
+        out: list[Batch] = [
+            (topic, key, records) for (topic, key), (_, records) in self.open.items()
+        ]
         self.open.clear()
         return out
+
+
+def batch_caps(
+    limits: dict[str, int | None], max_request_bytes: int = MAX_REQUEST_BYTES
+) -> dict[str, int]:
+    """Per topic, what a batch's key and value may take: the smaller of the topic's
+    max.message.bytes (None: not known, BATCH_MAX_BYTES) and the producer's request limit,
+    less the framing of the record batch the message travels in alone."""
+    return {
+        topic: BATCH_MAX_BYTES
+        if limit is None
+        else min(limit, max_request_bytes) - RECORD_FRAMING_BYTES
+        for topic, limit in limits.items()
+    }
+
+
+def producer_batch_bytes(
+    limits: dict[str, int | None], max_request_bytes: int = MAX_REQUEST_BYTES
+) -> int:
+    """The producer's batch_size: no record batch of several messages larger than a topic takes.
+    The broker would refuse such a batch whole, and kafka-python (3.0.12) splits a refused batch
+    to send it again, after which its flush fails ("Future not done")."""
+    known = [min(limit, max_request_bytes) for limit in limits.values() if limit is not None]
+    return min([PRODUCER_BATCH_BYTES, *known])
+
+
+def message_limits(described: dict[str, Any], topics: Iterable[str]) -> dict[str, int | None]:
+    """Each topic's max.message.bytes in a `describe_configs` answer (the broker's
+    message.max.bytes where the topic does not set it); None where it is missing, as for a topic
+    the client may not describe or that does not exist (the answer then holds no configs)."""
+    found: dict[str, int | None] = {}
+    for topic in topics:
+        entry = described.get("topic", {}).get(topic, {}).get("max.message.bytes") or {}
+        value = entry.get("value")
+        found[topic] = int(value) if isinstance(value, str) and value.isdigit() else None
+    return found
+
+
+def read_message_limits(
+    settings: WorkerSettings, topics: list[str]
+) -> tuple[dict[str, int | None], str | None]:
+    """The topics' max.message.bytes from the broker (None for each it would not tell), and why
+    it told nothing, if it refused the request."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, t, configs={"max.message.bytes": None})
+        for t in topics
+    ]
+    admin = connect(settings, functools.partial(KafkaAdminClient, client_id="restrictwatch-admin"))
+    try:
+        for attempt in range(1, DESCRIBE_TRIES + 1):
+            # The default filter ("modified") would leave the broker's default out.
+            limits = message_limits(admin.describe_configs(resources, config_filter="all"), topics)
+            if None not in limits.values() or attempt == DESCRIBE_TRIES:
+                return limits, None
+            time.sleep(DESCRIBE_RETRY_SECONDS)
+    except KafkaError as exc:
+        return dict.fromkeys(topics), _reason(exc)
+    finally:
+        admin.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# A topic created a moment ago is not described yet (the answer holds no configs for it, as for
+# one the client may not describe): asked again this many times in all, this far apart.
+DESCRIBE_TRIES = 3
+DESCRIBE_RETRY_SECONDS = 0.5
+
+
+def unknown_limits_line(limits: dict[str, int | None], reason: str | None = None) -> str | None:
+    """The one line that says which topics' batches keep the default cap, if any do."""
+    unknown = [topic for topic, limit in limits.items() if limit is None]
+    if not unknown:
+        return None
+    why = reason or "no permission to describe topic configs, or no such topic yet"
+    return (
+        f"cannot read max.message.bytes of {', '.join(unknown)} ({why}): batches to it are "
+        f"capped at {BATCH_MAX_BYTES} bytes, which a smaller limit refuses whole"
+    )
 
 
 def batch_bytes(records: list[tuple[int, bytes]]) -> bytes:
@@ -209,6 +314,29 @@ def batch_bytes(records: list[tuple[int, bytes]]) -> bytes:
     if len(records) == 1:
         return records[0][1]
     return b"[" + b",".join(r for _, r in records) + b"]"
+
+
+def messages_per_line(
+    settings: WorkerSettings, lines: Iterable[bytes], batcher: Batcher, max_record_bytes: int
+) -> Iterator[tuple[float | None, list[Batch]]]:
+    """Per line of `lines` (numbered from 1), its event time and the messages that go out once it
+    has been read: the batches it closes, or itself alone. A usable record goes to `batcher`
+    (unless its size is 1); a line that is a batch already, or a record that is not usable, goes
+    alone, so its dead letter holds its own bytes. `batcher.flush()` gives the rest at the end."""
+    for line_no, line in enumerate(lines, start=1):
+        raw = line[:-1] if line.endswith(b"\n") else line
+        topic, key, ts = _route(settings, raw)
+        usable = (
+            batcher.size > 1
+            and key is not None
+            and ts is not None
+            and not isinstance(decode_sample(raw, max_record_bytes), Rejection)
+        )
+        if usable:
+            assert key is not None and ts is not None
+            yield ts, batcher.add(topic, key, ts, line_no, raw)
+        else:
+            yield ts, [(topic, key, [(line_no, raw)])]
 
 
 def produce_file(
@@ -221,16 +349,26 @@ def produce_file(
     """Send a JSON-lines file into the input topics, keyed by country.
 
     Lines that cannot be parsed go to the traffic topic unkeyed, so the worker dead-letters them.
-    Usable records go in batches of up to `batch` per topic, country and bin (`Batcher`); a line
-    that is a batch already, or a record that is not usable, goes alone, so its dead letter holds
-    its own bytes. With `speedup`, records are paced at that multiple of their event-time spacing. A line too
-    large for the broker (for the producer's request size or the topic's max.message.bytes) is
-    skipped and counted: it could not be dead-lettered whole either. Any other record the broker
-    did not take is an error, after everything else has been sent.
+    Usable records go in batches of up to `batch` per topic, country and bin (`Batcher`,
+    `messages_per_line`); others alone. A batch is capped at what its topic takes in one message (`batch_caps`: the
+    topic's max.message.bytes, read from the broker, and the producer's request size), so no
+    batch is refused whole; where the limit cannot be read, at BATCH_MAX_BYTES, said once on
+    stderr. With `speedup`, records are paced at that multiple of their event-time spacing. A
+    line too large for the broker alone (for the producer's request size or the topic's
+    max.message.bytes) is skipped and counted: it could not be dead-lettered whole either. Any
+    other record the broker did not take is an error, after everything else has been sent.
     """
     from kafka import KafkaProducer
     from kafka.errors import KafkaError, MessageSizeTooLargeError
 
+    # A batch the broker refuses is refused whole, though each record would fit alone: batches
+    # are capped at what each input topic takes in one message.
+    limits, reason = read_message_limits(
+        settings, [settings.traffic_topic, settings.reachability_topic]
+    )
+    unknown = unknown_limits_line(limits, reason)
+    if unknown is not None:
+        _say(unknown)
     # Not idempotent: kafka-python's idempotent producer (its default) takes a message the
     # broker refuses as too large for a fatal error and fails every message not yet acknowledged
     # with it, so one line too large for a topic would cost the lines sent with it. One request in
@@ -242,7 +380,8 @@ def produce_file(
             KafkaProducer,
             acks="all",
             linger_ms=20,
-            batch_size=256 * 1024,
+            batch_size=producer_batch_bytes(limits),
+            max_request_size=MAX_REQUEST_BYTES,
             enable_idempotence=False,
             max_in_flight_requests_per_connection=1,
         ),
@@ -264,8 +403,7 @@ def produce_file(
             on_error(exc)
 
     config = load_config(settings.detector_config)
-    max_record_bytes = config.max_record_bytes
-    batcher = Batcher(batch, config.bin_seconds)
+    batcher = Batcher(batch, config.bin_seconds, batch_caps(limits))
 
     try:
         source = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
@@ -275,22 +413,11 @@ def produce_file(
     lines = 0
     pacer = Pacer(speedup)
     with source:
-        for lines, line in enumerate(source, start=1):
-            raw = line[:-1] if line.endswith(b"\n") else line
-            topic, key, ts = _route(settings, raw)
+        for ts, messages in messages_per_line(settings, source, batcher, config.max_record_bytes):
+            lines += 1
             pacer.wait_for(ts)
-            usable = (
-                batch > 1
-                and key is not None
-                and ts is not None
-                and not isinstance(decode_sample(raw, max_record_bytes), Rejection)
-            )
-            if usable:
-                assert key is not None and ts is not None
-                for closed in batcher.add(topic, key, ts, lines, raw):
-                    send(*closed)
-            else:
-                send(topic, key, [(lines, raw)])
+            for message in messages:
+                send(*message)
             if progress is not None:
                 progress.advance(event_ts=ts)
     for closed in batcher.flush():

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
 from restrictwatch.streams.display import escaped
+from restrictwatch.streams.kafka_io import RECORD_FRAMING_BYTES
 from tests.catalogue import stateless
 from tests.conftest import START, reach, traffic
 from tests.integration.workers import Deployment
@@ -150,6 +151,102 @@ def test_produce_with_batch_1_sends_one_message_per_line(
     pk = [value for key, value in traffic_sent if key == b"PK"]
     assert pk == [LINES[0], LINES[4]]  # one key, one partition: in the file's order
     assert read_all(kafka_bootstrap, s.reachability_topic, 2) == [(b"PK", LINES[1])]
+
+
+def create_input_topics_limited_to(d: Deployment, max_message_bytes: int) -> None:
+    """The deployment's topics, the two input topics with a smaller max.message.bytes."""
+    s = d.settings()
+    admin = KafkaAdminClient(bootstrap_servers=d.bootstrap)
+    try:
+        admin.create_topics(
+            [
+                NewTopic(
+                    t, d.partitions, 1, topic_configs={"max.message.bytes": str(max_message_bytes)}
+                )
+                for t in (s.traffic_topic, s.reachability_topic)
+            ]
+        )
+    finally:
+        admin.close()
+    d.create_topics()  # the events and dead-letter topics
+
+
+def many_series(bins: int, countries: tuple[str, ...]) -> list[bytes]:
+    """Per bin and country 300 traffic and 200 reachability series (~30 and ~28 KB of records)."""
+    lines = []
+    for b in range(bins):
+        ts = START + 300 * b
+        for i in range(300):
+            for country in countries:
+                lines.append(traffic(ts, 100.0 + i, country=country, asn=64_000 + i))
+                if i < 200:
+                    lines.append(reach(ts, 40, 39, platform=f"p{i}", country=country))
+    return lines
+
+
+def records_of(value: bytes) -> list[object]:
+    doc = orjson.loads(value)
+    return doc if isinstance(doc, list) else [doc]
+
+
+LIMIT = 20_000
+
+
+def test_produce_caps_batches_at_the_topics_max_message_bytes(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    d = Deployment(kafka_bootstrap, tmp_path)
+    create_input_topics_limited_to(d, LIMIT)
+    lines = many_series(bins=3, countries=("PK", "IR"))
+    # A line larger than the limit alone is refused whatever the batching.
+    big = traffic(START + 300, 1.0, country="PK")[:-1] + b',"pad":"' + b"x" * LIMIT + b'"}'
+    at = len(lines) // 2
+    lines.insert(at, big)
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(lines) + b"\n")
+    sent = restrictwatch(d.env, "produce", "--batch", "1000", str(records))
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stderr.splitlines() == [
+        f"sent {len(lines) - 1} records; skipped 1 too large for the broker "
+        f"(MessageSizeTooLargeError): line {at + 1} ({len(big)} bytes)"
+    ]
+    s = d.settings()
+    for topic, signal in ((s.traffic_topic, "traffic"), (s.reachability_topic, "reachability")):
+        messages = read_all(kafka_bootstrap, topic, 2)
+        for key, value in messages:
+            assert key is not None and len(key) + len(value) + RECORD_FRAMING_BYTES <= LIMIT
+        # batches, filled up to the cap: a bin of a country's records does not fit in one
+        sizes = sorted(len(value) for _, value in messages)
+        assert len(messages) <= 4 * 3 and sizes[-1] > LIMIT - RECORD_FRAMING_BYTES - 200
+        for country in ("PK", "IR"):
+            got = [
+                r for key, value in messages if key == country.encode() for r in records_of(value)
+            ]
+            wanted = [
+                orjson.loads(line)
+                for line in lines
+                if line is not big
+                and b'"country":"' + country.encode() + b'"' in line
+                and b'"signal":"' + signal.encode() + b'"' in line
+            ]
+            assert got == wanted  # every record, in the file's order (one key, one partition)
+
+
+def test_produce_says_once_when_it_cannot_read_a_topics_limit(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    d = Deployment(kafka_bootstrap, tmp_path)  # no topics: the broker creates them on first use
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"\n".join(LINES) + b"\n")
+    sent = restrictwatch(d.env, "produce", str(records))
+    assert sent.returncode == 0, sent.stderr
+    s = d.settings()
+    assert sent.stderr.splitlines() == [
+        f"restrictwatch: cannot read max.message.bytes of {s.traffic_topic}, "
+        f"{s.reachability_topic} (no permission to describe topic configs, or no such topic yet): "
+        "batches to it are capped at 900000 bytes, which a smaller limit refuses whole",
+        "sent 5 records",
+    ]
 
 
 def test_deadletters_prints_what_the_worker_rejected_and_tail_survives_any_bytes(

@@ -136,7 +136,9 @@ SECRET = "rw-secret"  # the password of local_kafka's SCRAM user
 
 
 @pytest.mark.parametrize("private_broker", ["sasl_ssl"], indirect=True)
-def test_a_worker_over_sasl_ssl_scram(private_broker: Any, tmp_path: Path) -> None:
+def test_a_worker_over_sasl_ssl_scram(
+    private_broker: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert private_broker.sasl_password == SECRET
     lines = cut_lines("ke-small-asn-outage")
     expected = replay(lines, load_config()).events
@@ -157,6 +159,7 @@ def test_a_worker_over_sasl_ssl_scram(private_broker: Any, tmp_path: Path) -> No
     try:
         d.start_worker(0, **{f"RW_{k.upper()}": v for k, v in secure.items()})
         assert produce_file(settings, str(source)).sent == len(lines)
+        assert capsys.readouterr().err == ""  # the topics' limits were read over SASL_SSL too
         events: list[dict[str, Any]] = []
         deadline = time.monotonic() + 180
         while not resolved()(events) and time.monotonic() < deadline:

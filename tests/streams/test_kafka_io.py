@@ -232,3 +232,122 @@ def test_records_are_batched_per_topic_country_and_bin_in_their_order() -> None:
     assert b.flush() == [("t", b"PK", [(6, b"e")]), ("t", b"IR", [(2, b"x")])]
     assert batch_bytes([(1, b"{}"), (2, b"{}")]) == b"[{},{}]"
     assert batch_bytes([(1, b"{}")]) == b"{}"  # a batch of one goes out as the record
+
+
+def test_a_batch_is_closed_before_its_key_and_value_would_pass_its_topics_cap() -> None:
+    from restrictwatch.streams.kafka_io import Batcher, batch_bytes
+
+    record = b"x" * 10
+    # b"PK" and "[" + 3 records with their "," or "]" take 2 + 1 + 3 * 11 = 36 bytes
+    b = Batcher(size=100, bin_seconds=300, caps={"small": 36})
+    for n in range(1, 4):
+        assert b.add("small", b"PK", 0.0, n, record) == []
+        assert b.add("other", b"PK", 0.0, n, record) == []  # no cap named: BATCH_MAX_BYTES
+    closed = b.add("small", b"PK", 0.0, 4, record)
+    assert closed == [("small", b"PK", [(1, record), (2, record), (3, record)])]
+    assert len(b"PK" + batch_bytes(closed[0][2])) == 36
+    assert b.add("other", b"PK", 0.0, 4, record) == []
+    assert b.flush() == [
+        ("small", b"PK", [(4, record)]),
+        ("other", b"PK", [(n, record) for n in range(1, 5)]),
+    ]
+
+
+def test_a_record_larger_than_the_cap_goes_alone_and_the_others_keep_their_order() -> None:
+    from restrictwatch.streams.kafka_io import Batcher
+
+    b = Batcher(size=100, bin_seconds=300, caps={"t": 30})
+    assert b.add("t", b"PK", 0.0, 1, b"a") == []
+    assert b.add("t", b"PK", 0.0, 2, b"L" * 50) == [("t", b"PK", [(1, b"a")])]
+    assert b.add("t", b"PK", 0.0, 3, b"b") == [("t", b"PK", [(2, b"L" * 50)])]
+    assert b.add("t", b"PK", 0.0, 4, b"c") == []
+    assert b.flush() == [("t", b"PK", [(3, b"b"), (4, b"c")])]
+
+
+def test_caps_are_the_smaller_limit_less_the_record_framing_and_default_where_unknown() -> None:
+    from restrictwatch.streams.kafka_io import (
+        BATCH_MAX_BYTES,
+        RECORD_FRAMING_BYTES,
+        batch_caps,
+        producer_batch_bytes,
+    )
+
+    limits: dict[str, int | None] = {"small": 20_000, "default": 1_048_588, "unread": None}
+    assert batch_caps(limits, max_request_bytes=1_048_576) == {
+        "small": 20_000 - RECORD_FRAMING_BYTES,
+        "default": 1_048_576 - RECORD_FRAMING_BYTES,  # the producer's request limit is smaller
+        "unread": BATCH_MAX_BYTES,
+    }
+    assert producer_batch_bytes(limits, 1_048_576) == 20_000
+    assert producer_batch_bytes({"unread": None}, 1_048_576) == 256 * 1024  # as before
+    assert producer_batch_bytes({"t": 1_048_588}, 100_000) == 100_000
+
+
+@pytest.mark.parametrize("value_bytes", [0, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152])
+def test_the_framing_is_at_least_what_kafka_python_reserves_for_a_record_batch_of_one(
+    value_bytes: int,
+) -> None:
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
+    from restrictwatch.streams.kafka_io import RECORD_FRAMING_BYTES
+
+    key, value = b"PK", b"x" * value_bytes
+    estimate = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
+    assert estimate <= RECORD_FRAMING_BYTES + len(key) + len(value)
+    builder = DefaultRecordBatchBuilder(2, 0, False, -1, -1, -1, 2**31 - 1)
+    assert builder.append(0, 1_700_000_000_000, key, value, []) is not None
+    assert len(builder.build()) <= RECORD_FRAMING_BYTES + len(key) + len(value)  # as sent
+
+
+def test_max_message_bytes_is_read_from_a_describe_configs_answer() -> None:
+    from restrictwatch.streams.kafka_io import message_limits
+
+    described = {
+        "topic": {
+            "in.traffic": {"max.message.bytes": {"value": "20000", "config_source": "TOPIC"}},
+            "in.reach": {},  # not allowed to describe it, or no such topic: no configs
+        }
+    }
+    assert message_limits(described, ["in.traffic", "in.reach", "in.other"]) == {
+        "in.traffic": 20_000,
+        "in.reach": None,
+        "in.other": None,
+    }
+    assert message_limits({}, ["in.traffic"]) == {"in.traffic": None}
+
+
+def test_one_line_names_the_topics_whose_limit_could_not_be_read() -> None:
+    from restrictwatch.streams.kafka_io import unknown_limits_line
+
+    assert unknown_limits_line({"a": 20_000, "b": 1_048_588}) is None
+    assert unknown_limits_line({"a": None, "b": 1_048_588, "c": None}) == (
+        "cannot read max.message.bytes of a, c (no permission to describe topic configs, or no "
+        "such topic yet): batches to it are capped at 900000 bytes, which a smaller limit "
+        "refuses whole"
+    )
+    assert "(ClusterAuthorizationFailedError)" in (
+        unknown_limits_line({"a": None}, "ClusterAuthorizationFailedError") or ""
+    )
+
+
+def test_per_line_usable_records_are_batched_and_the_rest_go_alone_at_once() -> None:
+    from restrictwatch.streams.kafka_io import Batcher, messages_per_line
+
+    a, b = traffic(START, 1.0, country="PK"), traffic(START + 60, 2.0, country="PK")
+    later = traffic(START + 300, 3.0, country="PK")
+    already = b"[" + a + b"]"
+    out = list(
+        messages_per_line(SETTINGS, [a, b"{bad\n", already, b, later], Batcher(10, 300), 65536)
+    )
+    assert out == [
+        (START, []),
+        (None, [("in.traffic", None, [(2, b"{bad")])]),  # its newline cut off
+        (START, [("in.traffic", b"PK", [(3, already)])]),  # a batch already: alone
+        (START + 60, []),
+        (START + 300, [("in.traffic", b"PK", [(1, a), (4, b)])]),  # the next bin closes it
+    ]
+    alone = list(messages_per_line(SETTINGS, [a, b], Batcher(1, 300), 65536))
+    assert [messages for _, messages in alone] == [
+        [("in.traffic", b"PK", [(1, a)])],
+        [("in.traffic", b"PK", [(2, b)])],
+    ]
