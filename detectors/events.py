@@ -124,7 +124,13 @@ def latest_messages(messages: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[
     by event_id in the order incidents first appear."""
     latest: dict[str, Mapping[str, Any]] = {}
     for m in messages:
-        seen = latest.get(m["event_id"])
-        if seen is None or m["seq"] >= seen["seq"]:
-            latest[m["event_id"]] = m
+        keep_latest(latest, m)
     return latest
+
+
+def keep_latest(latest: dict[str, Mapping[str, Any]], message: Mapping[str, Any]) -> None:
+    """One message into `latest_messages`' dict: for whoever reads messages one at a time and
+    keeps only the latest of each incident."""
+    seen = latest.get(message["event_id"])
+    if seen is None or message["seq"] >= seen["seq"]:
+        latest[message["event_id"]] = message

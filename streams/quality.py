@@ -1,14 +1,13 @@
 """`evaluate` and `backtest`: score events against labeled incidents, and compare configs on scenarios.
 
 The scoring itself is `detectors.evaluation` (pure); this module reads files, simulates and replays
-scenarios, and prints tables. A backtest replays scenarios in up to two worker processes.
+scenarios, and prints tables. A backtest replays scenarios in one process per core.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,11 +31,12 @@ from restrictwatch.detectors.simulation.scenarios import (
 )
 from restrictwatch.detectors.vocabulary import KINDS
 from restrictwatch.streams.display import table
+from restrictwatch.streams.parallel_replay import every_core
 from restrictwatch.streams.replay import read_lines, replay
 from restrictwatch.streams.usage import UsageError
 
 # One process per scenario at a time, as many as there are cores (each holds one scenario's state).
-MAX_WORKERS = os.cpu_count() or 1
+MAX_WORKERS = every_core()
 
 # (key in Tally.summary, label, better: "higher" | "lower" | None, unit)
 METRICS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -142,6 +142,12 @@ def _run_scenario(
     return out
 
 
+def backtest_processes(workers: int = MAX_WORKERS, scenarios: int = 1) -> int:
+    """Processes of a backtest: as asked (every core by default), no more than the cores or the
+    scenarios (one process holds one scenario at a time), at least one."""
+    return max(1, min(workers, MAX_WORKERS, scenarios))
+
+
 def run_backtest(
     configs: Sequence[tuple[str, Config]],
     scenarios: Sequence[str],
@@ -153,7 +159,7 @@ def run_backtest(
     labels = [label for label, _ in configs]
     plain = [c for _, c in configs]
     bt = Backtest(labels, list(scenarios))
-    workers = max(1, min(workers, MAX_WORKERS, len(scenarios)))
+    workers = backtest_processes(workers, len(scenarios))
     if workers == 1:
         results = [_run_scenario(n, seed, plain, traffic_only) for n in scenarios]
     else:

@@ -1,5 +1,9 @@
 """Offline replay: a JSON-lines file through the same pipeline the worker runs; a line is one
-record or a batch of them (a JSON array), as a message of the input topics is."""
+record or a batch of them (a JSON array), as a message of the input topics is.
+
+This is the one-process replay; `parallel_replay` spreads the countries over processes and gives
+the same files.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,43 @@ from typing import IO, Any
 import orjson
 
 from restrictwatch.detectors.config import Config
-from restrictwatch.detectors.events import EventMessage, latest_messages
+from restrictwatch.detectors.events import EventMessage, keep_latest
 from restrictwatch.detectors.pipeline import Outcome, Pipeline
 from restrictwatch.detectors.records import Rejection
+from restrictwatch.detectors.view import Totals
 from restrictwatch.streams.display import table
 
 
 @dataclass
 class ReplayResult:
+    """What a replay did. `events` holds every message only in the one-process replay (the
+    report and the backtests read them); the summary needs no more than their count and each
+    incident's latest message, which every replay keeps."""
+
     lines: int = 0
     events: list[EventMessage] = field(default_factory=list)
     dead_letters: int = 0
     seconds: float = 0.0
     pipeline: Pipeline | None = None
+    totals: Totals | None = None  # the core's totals when no one pipeline holds them
+    event_count: int = 0
+    latest: dict[str, Any] = field(default_factory=dict)
+    # In processes: records the far-future guard judged, or one process would have, against
+    # another newest record than one process's (`parallel_replay`), and the first one's line.
+    judged_apart: int = 0
+    first_judged_apart: int | None = None
+
+    def count_event(self, event: EventMessage, keep: bool = True) -> None:
+        self.event_count += 1
+        keep_latest(self.latest, event)
+        if keep:
+            self.events.append(event)
+
+    def core_totals(self) -> Totals:
+        if self.totals is not None:
+            return self.totals
+        assert self.pipeline is not None
+        return self.pipeline.totals()
 
 
 def dead_letter(line_no: int, raw: bytes, rejection: Rejection) -> dict[str, Any]:
@@ -78,7 +106,7 @@ def replay(
                     )
                 continue
             for event in outcome.events:
-                result.events.append(event)
+                result.count_event(event)
                 if events_out is not None:
                     events_out.write(orjson.dumps(event) + b"\n")
     result.seconds = time.perf_counter() - started
@@ -86,8 +114,7 @@ def replay(
 
 
 def summary_table(result: ReplayResult) -> str:
-    assert result.pipeline is not None
-    t = result.pipeline.totals()
+    t = result.core_totals()
     rate = result.lines / result.seconds if result.seconds > 0 else 0.0
     rows = [
         ("records read", f"{result.lines}"),
@@ -99,7 +126,7 @@ def summary_table(result: ReplayResult) -> str:
         ("countries", f"{t.countries}"),
         ("series", f"{t.series}"),
         ("  still warming up", f"{t.warming_series}"),
-        ("event messages", f"{len(result.events)}"),
+        ("event messages", f"{result.event_count}"),
     ]
     rows += [(f"  {k}", f"{n}") for k, n in sorted(t.emitted.items())]
     rows += [
@@ -108,7 +135,7 @@ def summary_table(result: ReplayResult) -> str:
     ]
     width = max(len(r[0]) for r in rows)
     lines = ["replay summary", "-" * (width + 24), table(rows)]
-    incidents = latest_messages(result.events)
+    incidents = result.latest
     if incidents:
         lines += ["", "incidents (latest message each):"]
         lines += [

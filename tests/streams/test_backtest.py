@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ from restrictwatch.detectors.config import config_as_yaml, load_config
 from restrictwatch.detectors.evaluation import parse_time
 from restrictwatch.detectors.events import iso
 from restrictwatch.detectors.simulation.scenarios import scenario
-from restrictwatch.streams.cli import main
+from restrictwatch.streams.cli import build_parser, main
+from restrictwatch.streams.quality import MAX_WORKERS, backtest_processes, run_backtest
 
 
 def write_config(path: Path, **lifecycle: int) -> str:
@@ -209,3 +212,14 @@ def test_evaluate_warns_when_the_truth_cannot_fit_the_events_and_strict_fails(
     assert captured.out == ""
     assert captured.err.startswith("restrictwatch: error: ") and says in captured.err
     assert captured.err.count("\n") == 1
+
+
+def test_backtest_uses_every_core_unless_told() -> None:
+    cores = os.cpu_count()
+    assert cores == MAX_WORKERS
+    assert build_parser().parse_args(["backtest"]).workers == cores
+    assert inspect.signature(run_backtest).parameters["workers"].default == cores
+    assert backtest_processes(scenarios=1000) == cores
+    assert backtest_processes(scenarios=1) == 1  # one process holds one scenario at a time
+    assert backtest_processes(workers=1, scenarios=1000) == 1
+    assert backtest_processes(workers=1000, scenarios=1000) == cores
