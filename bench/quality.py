@@ -380,6 +380,22 @@ def render_markdown(
             'are the network going dark; README "How detection works"). Studied, it is tuned on. '
             "The fix changed nothing else on seeds 1, 2 and 3 (backtest summaries identical).",
             "",
+            "Incidents are dated from where their evidence left the normal band (the run of bins "
+            "`recovered_drop` and `hold_factor` x `min_sigmas` below expectation that led into "
+            'the first anomalous bin; README "How detection works"), as their ends are. On '
+            "seeds 1 and 4 this changed only the start errors' p95 (all kinds 3,600 to 1,800 s, "
+            "platform restrictions 5,400 to 1,800 s, throttling 600 to 300 s on seed 1), and 8 of "
+            "the 38 scenarios' event ids (they hold the start). It was written for the hurricane's "
+            "Louisiana, whose start error fell from 12 h to 2 h (below).",
+            "",
+            "Seeds 4 and 5 were first run in this round, after every rule above was written: "
+            "seed 4 gives the default its one false event on other seeds, pk-balochistan-shutdown's "
+            "regional holiday evening in Sindh (-20 %, read 22-28 % below an expectation a few "
+            "percent high after the storm two days before) opened as an outage of the region: "
+            "it hovers on the 25 % line (`throttle_drop`) of the rule that finds Louisiana, and "
+            "four bins in a row crossed it. Not tuned away: what would (a deeper line, or more "
+            "bins to open) would cost Louisiana or the delay targets.",
+            "",
             "### Targets",
             "",
             *target_lines(full),
@@ -430,7 +446,7 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--other-seeds", default="2,3", help="seeds to replay with the default config alone"
+        "--other-seeds", default="2,3,4,5", help="seeds to replay with the default config alone"
     )
     parser.add_argument(
         "--scenario", action="append", help="scenarios or sets (default: all); for a quick look"

@@ -118,13 +118,14 @@ class CountryMonitor:
         self, clock: SourceClock, closed: list[tuple[float, Verdict]] | None = None
     ) -> None:
         width = self.config.bin_seconds
+        hold = self.config.lifecycle.hold_factor
         watermark = clock.max_ts - self.config.lateness_seconds
         closed_until = watermark - watermark % width
         if clock.closed_until is not None and closed_until <= clock.closed_until:
             return
         for bin_start in sorted(b for b in clock.open_bins if b + width <= closed_until):
             verdicts = [
-                self.series[k].close(bin_start, acc)
+                self.series[k].close(bin_start, acc, hold)
                 for k, acc in clock.open_bins.pop(bin_start).items()
             ]
             for v in verdicts:

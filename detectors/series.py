@@ -38,6 +38,9 @@ class Verdict:
     slow_sigma: float | None = None  # of log traffic around the slow reference
     slow_since: float | None = None  # start of the run below it: when the step began
     slow_latency_ratio: float | None = None
+    # Start of the run of bins, up to this one, below the series' normal band (as an open
+    # outage's end is judged): where an incident opened on this bin began.
+    below_since: float | None = None
 
     @property
     def slow_ratio(self) -> float | None:
@@ -166,7 +169,8 @@ def make_traffic_model(config: Config, thresholds: Thresholds) -> TrafficModel:
 class Series:
     """A series' model plus its identity; closes bins into verdicts."""
 
-    __slots__ = ("key", "model", "thresholds")
+    # In the order checkpoints store them (detectors/state.py): a new field goes last.
+    __slots__ = ("key", "model", "thresholds", "below_since")  # noqa: RUF023
 
     def __init__(self, key: SeriesKey, config: Config) -> None:
         self.key = key
@@ -189,12 +193,33 @@ class Series:
                 slow_halflife_seconds=p.slow_halflife_seconds,
                 slow_hold_seconds=p.slow_hold_seconds,
             )
+        self.below_since: float | None = None
 
     def new_bin(self) -> Bin:
         return TrafficBin() if self.key.signal == "traffic" else ReachabilityBin()
 
-    def close(self, bin_start: float, acc: Bin) -> Verdict:
-        """Score the bin, then learn from it (the model decides whether it may)."""
+    def close(self, bin_start: float, acc: Bin, hold: float = 1.0) -> Verdict:
+        """Score the bin, then learn from it (the model decides whether it may).
+
+        `hold` (the lifecycle's `hold_factor`) sets the normal band: a bin lies below it when it
+        is `recovered_drop` and `hold` x `min_sigmas` below expectation, the test an open outage
+        must pass to stay open, so an incident's start is dated as its end is.
+        """
+        v = self._verdict(bin_start, acc)
+        t = self.thresholds
+        if (
+            (v.ready or v.provisional)
+            and v.drop >= t.recovered_drop
+            and v.z <= -t.min_sigmas * hold
+        ):
+            if self.below_since is None:
+                self.below_since = bin_start
+            v.below_since = self.below_since
+        else:
+            self.below_since = None
+        return v
+
+    def _verdict(self, bin_start: float, acc: Bin) -> Verdict:
         if isinstance(acc, TrafficBin):
             assert not isinstance(self.model, ProbeBaseline)
             value = acc.value

@@ -38,7 +38,7 @@ import orjson
 from restrictwatch.detectors.exceptions import RestrictwatchError
 
 MAGIC = b"RWS"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _probe_volume_added(tree: Any) -> Any:
@@ -51,8 +51,19 @@ def _probe_volume_added(tree: Any) -> Any:
     return tree
 
 
+def _below_band_added(tree: Any) -> Any:
+    """2 -> 3: a series and its verdicts say since when it lies below its normal band; an older
+    one starts outside such a run (an incident opening right after the restore is dated from its
+    first anomalous bin, as before)."""
+    if isinstance(tree, list):
+        tree = [_below_band_added(x) for x in tree]
+        if tree[:2] in (["O", "Series"], ["O", "Verdict"]):
+            tree += [None]
+    return tree
+
+
 # Older format version -> a function turning its tree into the next version's.
-MIGRATIONS: dict[int, Callable[[Any], Any]] = {1: _probe_volume_added}
+MIGRATIONS: dict[int, Callable[[Any], Any]] = {1: _probe_volume_added, 2: _below_band_added}
 # zlib level 1: most of the gain for a fraction of the time of the default level.
 COMPRESSION = 1
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}

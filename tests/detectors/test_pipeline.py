@@ -262,3 +262,30 @@ def test_silent_probes_during_an_outage_are_said_in_the_evidence(config: Config)
     assert notes and all(n["signal"] == "reachability" and n["observed"] is None for n in notes)
     assert all("cannot report" in n["note"] for n in notes)
     assert events[-1]["evidence"] == events[0]["evidence"] or notes[0] in events[-1]["evidence"]
+
+
+def test_an_outage_that_ramps_in_is_dated_from_where_the_signal_left_its_normal_band(
+    config: Config, make_stream: Callable[..., Iterator[bytes]]
+) -> None:
+    """A power cut spreading over an hour: the total falls 6 % a bin and crosses the outage
+    threshold 45 minutes in. The event starts where the first bin lay `recovered_drop`
+    and `hold_factor` x `min_sigmas` below expectation (the band an open outage must regain to
+    end), not where the threshold was crossed."""
+    cut = START + 8 * DAY + 12 * 3600
+
+    def factor(t: float) -> float:
+        if t == cut - 1800:
+            return 0.8  # a lone dip half an hour before, back in the band at once: not the start
+        if t < cut:
+            return 1.0
+        return max(0.2, 1.0 - 0.06 * ((t - cut) // 300 + 1))  # 0.94, 0.88, ... 0.2
+
+    events = feed(
+        Pipeline(config),
+        make_stream(8.75, {"total": lambda t: diurnal(t, 100_000) * factor(t)}),
+    )
+    opened = [e for e in events if e["status"] == "open"]
+    assert [(e["kind"], e["asns"], e["platforms"]) for e in opened] == [("network_outage", [], [])]
+    # Bin 3 of the ramp (0.82 of expected) is the first below the band; bin 10 (0.40), the
+    # first past the outage threshold, is where the event started before.
+    assert opened[0]["started_at"] == "2023-11-23T12:10:00Z"

@@ -1,6 +1,6 @@
 """The state format (detectors/state.py): data, versioned, and a restore that resumes exactly.
 
-The committed fixture tests/golden/checkpoint-v1.state is a snapshot this format version wrote
+The committed fixture tests/golden/checkpoint-v3.state is a snapshot this format version wrote
 mid-incident; rewrite it (only with a format version bump) with
 
     python -m tests.detectors.test_state
@@ -35,7 +35,7 @@ FIXTURE = Path(__file__).resolve().parent.parent / "golden" / f"checkpoint-v{FOR
 # The shape this format version stores; it changes with any class's stored fields. When it does,
 # bump FORMAT_VERSION (with a migration, or a reasoned refusal of the old version), rewrite the
 # fixture, and record the new fingerprint here.
-FINGERPRINTS = {1: "e3271327307957ab", 2: "d99238d019b98f46"}
+FINGERPRINTS = {1: "e3271327307957ab", 2: "d99238d019b98f46", 3: "c3a142c2836de135"}
 DAY = 86400
 
 
@@ -108,6 +108,19 @@ def test_a_checkpoint_of_format_1_is_migrated_and_resumes_exactly(
     """Format 1 had no usual probe count; its probe series start learning one on restore."""
     old = FIXTURE.with_name("checkpoint-v1.state").read_bytes()
     assert old[3] == 1 and 1 in state.MIGRATIONS
+    resumed = Pipeline(CONFIG)
+    resumed.restore("PK", old)
+    after = run(LINES[CUT:], resumed)[1]
+    assert mid_incident[1] + after == uninterrupted
+
+
+def test_a_checkpoint_of_format_2_is_migrated_and_resumes_exactly(
+    uninterrupted: list[bytes], mid_incident: tuple[Pipeline, list[bytes]]
+) -> None:
+    """Format 2 did not know since when a series lies below its normal band; a restored series
+    starts outside such a run, which changes nothing here (the block is open at the cut)."""
+    old = FIXTURE.with_name("checkpoint-v2.state").read_bytes()
+    assert old[3] == 2 and 2 in state.MIGRATIONS
     resumed = Pipeline(CONFIG)
     resumed.restore("PK", old)
     after = run(LINES[CUT:], resumed)[1]
