@@ -35,7 +35,9 @@ SCENARIOS = (
     "tr-dns-and-sni-blocks",
     "iq-exam-shutdowns",
 )
-AFTER = "### Replay throughput of the detection core"
+# After the core benchmark's own section (bench.perf rewrites that whole section, so this one
+# must not sit inside it).
+AFTER = "<!-- perf:end -->"
 
 
 def build_file(path: Path, names: Sequence[str], seed: int = 1) -> Counter[str]:
@@ -117,16 +119,13 @@ def render_markdown(
 
 
 def write_section(body: str, path: Path = BENCHMARKS) -> None:
-    """The section right after the subsection AFTER (its markers put there the first time)."""
+    """The section right after the core benchmark's section (its markers put there the first
+    time)."""
     start = f"<!-- {SECTION}:start -->"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if start not in text and AFTER in text:
-        head, tail = text.split(AFTER, 1)
-        found = [i for i in (tail.find("\n### "), tail.find("\n<!-- ")) if i >= 0]
-        cut = min(found, default=len(tail))
-        block = f"\n\n{start}\n<!-- {SECTION}:end -->\n"
-        text = head + AFTER + tail[:cut].rstrip("\n") + block + tail[cut:]
-        path.write_text(text, encoding="utf-8")
+        block = f"{AFTER}\n\n{start}\n<!-- {SECTION}:end -->"
+        path.write_text(text.replace(AFTER, block, 1), encoding="utf-8")
     replace_section(SECTION, body, path)
 
 

@@ -23,10 +23,10 @@ def test_the_file_holds_every_scenario_side_by_side(tmp_path: Path) -> None:
     assert sum(countries.values()) == len(lines) > 0
 
 
-def test_the_section_goes_right_after_the_core_subsection_and_is_replaced(tmp_path: Path) -> None:
+def test_the_section_goes_right_after_the_core_section_and_is_replaced(tmp_path: Path) -> None:
     md = tmp_path / "B.md"
     md.write_text(
-        f"# B\n\n<!-- perf:start -->\n{AFTER}\n\nrow\n\n### State\n\nx\n<!-- perf:end -->\n"
+        f"# B\n\n<!-- perf:start -->\n### Core\n\nrow\n{AFTER}\n\n<!-- soak:start -->\nx\n"
     )
     text = render_markdown(Counter({"IR": 3, "RU": 1}), ["a", "b"], {1: [4.0], 2: [2.0]}, True)
     assert "2 countries, 4 records (IR 3, RU 1)" in text
@@ -35,5 +35,5 @@ def test_the_section_goes_right_after_the_core_subsection_and_is_replaced(tmp_pa
     write_section(text.replace("yes", "maybe"), md)
     out = md.read_text()
     assert out.count("replay-workers:start") == 1
-    assert out.index("row") < out.index("replay-workers:start") < out.index("### State")
+    assert out.index(AFTER) < out.index("replay-workers:start") < out.index("soak:start")
     assert "maybe" in out
