@@ -54,6 +54,8 @@ CHUNKS_IN_FLIGHT = 16
 # What is read before the countries are given to processes, to weigh them by their bytes.
 WARM_UP_LINES = 10_000
 WARM_UP_BYTES = 8 << 20
+# A country first seen later goes to the process with the least work in the last lines this long.
+LOAD_WINDOW_LINES = 10_000
 
 # A line's part: a record of a batch that mixes countries, as a batch of its own, and its index.
 Part = tuple[bytes, int] | None
@@ -253,7 +255,10 @@ class Worker:
     pending: list[Task] = field(default_factory=list)
     pending_bytes: int = 0
     in_flight: deque[int] = field(default_factory=deque)  # first line of each chunk sent
-    load: int = 0  # bytes routed to it: its share of the work, near enough
+    # Bytes routed to it in this window of lines and the one before: the rate of its work now
+    # (a country that began late weighs what it weighs now, not what it had time to add up).
+    load_now: int = 0
+    load_before: int = 0
     totals: Totals | None = None
 
 
@@ -325,9 +330,12 @@ class Processes:
         return worker
 
     def _least_loaded(self) -> Worker:
-        return min(self.workers, key=lambda w: w.load)
+        return min(self.workers, key=lambda w: w.load_now + w.load_before)
 
     def route(self, line_no: int, raw: bytes, to: Destination) -> None:
+        if line_no % LOAD_WINDOW_LINES == 0:
+            for w in self.workers:
+                w.load_before, w.load_now = w.load_now, 0
         if isinstance(to, str):
             self._queue(self.home.get(to) or self.home_of(to), (line_no, raw, None), len(raw))
         elif to is None:
@@ -340,7 +348,7 @@ class Processes:
                     self._queue(self.home_of(country), (line_no, raw, (alone, index)), len(alone))
 
     def _queue(self, worker: Worker, task: Task, size: int) -> None:
-        worker.load += size
+        worker.load_now += size
         worker.pending.append(task)
         worker.pending_bytes += size
         if len(worker.pending) >= CHUNK_LINES or worker.pending_bytes >= CHUNK_BYTES:

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 from collections import Counter
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -17,7 +18,10 @@ from restrictwatch.detectors.schemas import validator
 from restrictwatch.detectors.simulation.render import side_by_side
 from restrictwatch.detectors.simulation.scenarios import scenario
 from restrictwatch.streams.parallel_replay import (
+    Merge,
+    Processes,
     ReplayProcessError,
+    Worker,
     destination,
     every_core,
     replay_in_processes,
@@ -263,3 +267,45 @@ def test_replay_uses_every_core_unless_told(monkeypatch: pytest.MonkeyPatch) -> 
     assert replay_processes(parse(["replay", "f"])) == 7
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert every_core() == 1
+
+
+def test_a_country_first_seen_later_goes_to_the_process_with_the_least_work_now(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kenya reports alone for a long while; Pakistan, busier, starts later on its own process;
+    Turkey, later still, goes with Kenya, whose process has less to do now, though it has done
+    more so far."""
+    chunks: dict[int, list[Any]] = {}
+
+    def start(self: Processes) -> Worker:
+        number = len(self.workers)
+        tasks = SimpleNamespace(put=chunks.setdefault(number, []).append)
+        self.workers.append(Worker(number, None, tasks, None))  # type: ignore[arg-type]
+        return self.workers[-1]
+
+    monkeypatch.setattr(Processes, "start", start)
+
+    def receive(self: Processes, block: bool) -> None:  # every chunk sent is done at once
+        for w in self.workers:
+            w.in_flight.clear()
+
+    monkeypatch.setattr(Processes, "receive", receive)
+    merge = Merge(float(config.max_future_seconds), None, None, ReplayResult())
+    processes = Processes(config, 2, merge)
+    line_no = 0
+
+    def bins(n: int, per_country: dict[str, int]) -> None:
+        nonlocal line_no
+        for _ in range(n):
+            for country, records in per_country.items():
+                for _record in range(records):
+                    line_no += 1
+                    processes.route(line_no, b"x", country)  # a byte each: its weight
+
+    bins(6000, {"KE": 2})  # 12,000 lines
+    bins(2500, {"KE": 2, "PK": 6})  # 20,000 lines, Pakistan's 15,000 fewer than Kenya's 17,000
+    bins(100, {"KE": 2, "PK": 6, "TR": 2})
+    assert {c: w.number for c, w in processes.home.items()} == {"KE": 0, "PK": 1, "TR": 0}
+    for w in processes.workers:
+        processes.send(w)
+    assert sum(len(chunk) for c in chunks.values() for chunk in c) == line_no
