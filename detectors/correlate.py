@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from restrictwatch.detectors.config import Thresholds
 from restrictwatch.detectors.records import SeriesKey
-from restrictwatch.detectors.series import Verdict
+from restrictwatch.detectors.series import Verdict, below_band
 from restrictwatch.detectors.vocabulary import OUTAGE, RESTRICTION, THROTTLING
 
 # A network's probes failing less than this many times reach_drop below expectation, with nothing
@@ -100,7 +100,7 @@ class Judge:
             return False
         t = self.thresholds[v.key]
         if unit in self.active:
-            return v.drop >= t.recovered_drop and v.z <= -t.min_sigmas * self.hold
+            return below_band(v, t, self.hold)
         return v.drop >= t.outage_drop and v.z <= -t.min_sigmas
 
 

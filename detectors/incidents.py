@@ -344,10 +344,9 @@ class IncidentBook:
                 # Dated from where its evidence left the normal band: a ramp or a shallow
                 # first hours count, as the end counts the tail back into the band.
                 onset = min(
-                    (v.below_since for v in obs.evidence if v.below_since is not None),
-                    default=bin_start,
+                    [bin_start, *(v.below_since for v in obs.evidence if v.below_since is not None)]
                 )
-                t.state, t.onset, t.streak, t.held = PENDING, min(onset, bin_start), 0, []
+                t.state, t.onset, t.streak, t.held = PENDING, onset, 0, []
             if t.state == PENDING:
                 t.streak += 1
                 t.held.append((bin_start, obs))

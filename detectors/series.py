@@ -60,6 +60,13 @@ class Verdict:
         return self.observed / self.expected if self.expected > 0 else 1.0
 
 
+def below_band(v: Verdict, t: Thresholds, hold: float) -> bool:
+    """Below the series' normal band: `recovered_drop` and `hold` x `min_sigmas` below
+    expectation. An open outage stays open while its bins are; an incident starts where they
+    began."""
+    return v.drop >= t.recovered_drop and v.z <= -t.min_sigmas * hold
+
+
 class TrafficModel(Protocol):
     """What the pipeline needs from a traffic detector: score a bin, then learn from it."""
 
@@ -206,12 +213,7 @@ class Series:
         must pass to stay open, so an incident's start is dated as its end is.
         """
         v = self._verdict(bin_start, acc)
-        t = self.thresholds
-        if (
-            (v.ready or v.provisional)
-            and v.drop >= t.recovered_drop
-            and v.z <= -t.min_sigmas * hold
-        ):
+        if (v.ready or v.provisional) and below_band(v, self.thresholds, hold):
             if self.below_since is None:
                 self.below_since = bin_start
             v.below_since = self.below_since

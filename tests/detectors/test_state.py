@@ -102,25 +102,19 @@ def test_the_committed_checkpoint_of_this_version_resumes_exactly(
     assert mid_incident[1] + after == uninterrupted
 
 
-def test_a_checkpoint_of_format_1_is_migrated_and_resumes_exactly(
-    uninterrupted: list[bytes], mid_incident: tuple[Pipeline, list[bytes]]
+@pytest.mark.parametrize(
+    "version",
+    [
+        1,  # no usual probe count: its probe series start learning one on restore
+        2,  # no run below the normal band: a restored series starts outside one, which changes
+        # nothing here (the block is open at the cut)
+    ],
+)
+def test_a_checkpoint_of_an_older_format_is_migrated_and_resumes_exactly(
+    version: int, uninterrupted: list[bytes], mid_incident: tuple[Pipeline, list[bytes]]
 ) -> None:
-    """Format 1 had no usual probe count; its probe series start learning one on restore."""
-    old = FIXTURE.with_name("checkpoint-v1.state").read_bytes()
-    assert old[3] == 1 and 1 in state.MIGRATIONS
-    resumed = Pipeline(CONFIG)
-    resumed.restore("PK", old)
-    after = run(LINES[CUT:], resumed)[1]
-    assert mid_incident[1] + after == uninterrupted
-
-
-def test_a_checkpoint_of_format_2_is_migrated_and_resumes_exactly(
-    uninterrupted: list[bytes], mid_incident: tuple[Pipeline, list[bytes]]
-) -> None:
-    """Format 2 did not know since when a series lies below its normal band; a restored series
-    starts outside such a run, which changes nothing here (the block is open at the cut)."""
-    old = FIXTURE.with_name("checkpoint-v2.state").read_bytes()
-    assert old[3] == 2 and 2 in state.MIGRATIONS
+    old = FIXTURE.with_name(f"checkpoint-v{version}.state").read_bytes()
+    assert old[3] == version and version in state.MIGRATIONS
     resumed = Pipeline(CONFIG)
     resumed.restore("PK", old)
     after = run(LINES[CUT:], resumed)[1]
