@@ -99,6 +99,7 @@ class HandlerStats:
     received: int = 0
     skipped: int = 0  # records already inside a restored checkpoint
     released_alone: int = 0  # records merged while the other topic's queue was empty
+    longest_wait: float = 0.0  # seconds the merge held a head back for the other topic, at most
     restored: int = 0  # countries loaded from the table
     unreadable: int = 0  # countries whose checkpoint could not be read: started afresh
     checkpoints: int = 0
@@ -221,8 +222,9 @@ class RecordHandler:
         return (
             f"{s.received} records received, {self.pipeline.accepted} used, "
             f"{sum(self.pipeline.totals().rejected.values())} rejected, {s.skipped} skipped as already "
-            f"checkpointed, {s.released_alone} merged without the other topic; waiting in the "
-            f"merge: {waiting or 'none'}; {s.checkpoints} checkpoints ({s.checkpoint_bytes:,} "
+            f"checkpointed, {s.released_alone} merged without the other topic; longest wait for "
+            f"a topic {s.longest_wait:.1f} s; waiting in the merge: {waiting or 'none'}; "
+            f"{s.checkpoints} checkpoints ({s.checkpoint_bytes:,} "
             f"bytes, {s.checkpoint_seconds:.1f} s), {s.restored} countries restored"
         )
 
@@ -317,11 +319,16 @@ class RecordHandler:
         is waited for afresh."""
         since = part.waiting_since.setdefault(topic, now)
         newest = part.newest.get(topic)
-        lead = head - newest if newest is not None else 0.0
+        # Nothing from the topic yet (a start, a restart, a partition just assigned): how far
+        # behind it is cannot be known, so it is waited for as one far behind until a fetch shows
+        # it caught up. Taken as level with the head, a restarted worker whose first probe fetch
+        # came late ran traffic hours ahead, and the core judged the probe feed silent.
+        lead = head - newest if newest is not None else inf
         last = self.received.get((topic, partition), -1)
         backlog = self.backlog(topic, partition, last, since + self.merge_idle)
         lateness = self.pipeline.config.lateness_seconds
         decision = merge.wait_for(lead, now - since, backlog, self.merge_idle, lateness)
+        self.stats.longest_wait = max(self.stats.longest_wait, now - since)
         if decision is merge.Wait.WAIT:
             return True
         if decision is merge.Wait.GIVE_UP and topic not in part.gave_up:
@@ -331,7 +338,11 @@ class RecordHandler:
                 partition,
                 topic,
                 now - since,
-                f"{lead:.0f} s behind" if lead > lateness else "it has a backlog",
+                "nothing received from it"
+                if newest is None
+                else f"{lead:.0f} s behind"
+                if lead > lateness
+                else "it has a backlog",
             )
         return False
 

@@ -96,6 +96,17 @@ def assert_same_messages(
         assert not diff, f"{w['event_id']} seq {w['seq']}: (worker, replay) {diff}"[:4000]
 
 
+def merge_log(deployment: Deployment) -> str:
+    """The workers' lines that say where their merge went on without a topic, or what they
+    restored: what to read first when a restarted worker's events differ from replay's."""
+    words = ("goes on without", "went on without", "restored", "unreadable", "rewound", "stuck")
+    lines = []
+    for path in sorted(deployment.tmp.glob("worker-*.log")):
+        text = path.read_text(errors="replace").splitlines()
+        lines += [f"{path.name}: {line[:300]}" for line in text if any(w in line for w in words)]
+    return "\n".join(lines[-40:])
+
+
 def index_at(lines: list[bytes], ts: str) -> int:
     return next(i for i, raw in enumerate(lines) if orjson.loads(raw)["ts"] >= ts)
 
@@ -167,7 +178,12 @@ def test_a_killed_worker_resumes_without_losing_or_duplicating(
     for e in after:
         key = (e["event_id"], e["seq"])
         assert seen.setdefault(key, e) == e, f"{key} re-emitted with different content"
-    assert list(seen.values()) == expected  # whole messages: nothing re-learned
+    try:
+        assert_same_messages(list(seen.values()), expected)  # whole messages: nothing re-learned
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}\nthe merge and the restores:\n{merge_log(deployment)}"
+        ) from None
     deployment.wait_committed(timeout=60)
     # The second worker started on an empty state directory: its one country came from the
     # changelog, and its log says so in one line.

@@ -568,6 +568,33 @@ def test_a_topic_far_behind_is_waited_for_longer_until_it_is_known_to_be_caught_
     assert handler.pipeline.accepted == 4  # they never came
 
 
+def test_a_topic_nothing_came_from_yet_is_waited_for_as_one_far_behind() -> None:
+    """A restarted worker knows nothing of the probe topic until its first fetch comes back:
+    released after the short wait, traffic ran hours ahead and the core judged probes silent."""
+    handler = new_handler(Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last, s: None)
+    now = time.time()
+    for inbound in records(TRAFFIC, [traffic(START + 300 * i, 1.0) for i in range(24)]):
+        handler.receive(inbound, now)
+    handler.tick(now + 10)
+    assert handler.pipeline.accepted == 0  # the probes may be two hours behind
+    for inbound in records(REACH, [reach(START + 300 * i, 40, 39) for i in range(24)]):
+        handler.receive(inbound, now + 11)
+    handler.tick(now + 12)
+    assert handler.pipeline.accepted == 48  # all of them, in event-time order
+    assert handler.stats.released_alone == 0
+
+
+def test_a_topic_never_fetched_stops_holding_after_the_long_wait() -> None:
+    handler = new_handler(Broker(), merge_idle_seconds=1.0, backlog=lambda t, p, last, s: None)
+    now = time.time()
+    for inbound in records(TRAFFIC, [traffic(START + 300 * i, 1.0) for i in range(3)]):
+        handler.receive(inbound, now)
+    handler.tick(now + MAX_WAIT_SECONDS - 1)
+    assert handler.pipeline.accepted == 0
+    handler.tick(now + MAX_WAIT_SECONDS + 1)
+    assert handler.pipeline.accepted == 3
+
+
 def test_a_caught_up_topic_far_behind_is_a_silent_source_and_waited_for_briefly() -> None:
     """Probes silenced by a shutdown: nothing waits on the broker, so holding traffic back for
     long would only delay the event (the core judges the silence as replay does)."""
