@@ -413,7 +413,10 @@ def render_markdown(
             "after one bin, a rise above the clip is learned a few sigmas a day, and the slow "
             "reference, which a bin is judged against when it is lower, started from the low "
             "level. No labeled incident falls in those weeks; a second outage there would be "
-            "missed. The hourly and 5-minute variants are unaffected.",
+            "missed. The hourly and 5-minute variants are unaffected. Seen in the readings the "
+            "report draws: `restrictwatch simulate --scenario ng-outage-in-warmup-daily --seed 1 "
+            "--out ng.jsonl`, then AS37148's traffic in the `closed` readings of "
+            '`Pipeline(load_config(), keep_readings=True).process_batch(open("ng.jsonl", "rb"))`.',
             "",
             "### Targets",
             "",

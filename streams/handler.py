@@ -107,6 +107,12 @@ class HandlerStats:
     checkpoint_seconds: float = 0.0  # spent encoding checkpoints
 
 
+def _why_waited(lead: float, lateness: float, nothing_yet: bool) -> str:
+    if nothing_yet:
+        return "nothing received from it"
+    return f"{lead:.0f} s behind" if lead > lateness else "it has a backlog"
+
+
 def backlog_seen(end: int | None, fetched_at: float | None, last: int, since: float) -> bool | None:
     """Whether records past offset `last` wait on the broker, from the partition's highwater
     `end` and the wall time of the fetch response that reported it: True (a backlog: records
@@ -322,7 +328,7 @@ class RecordHandler:
         # Nothing from the topic yet (a start, a restart, a partition just assigned): how far
         # behind it is cannot be known, so it is waited for as one far behind until a fetch shows
         # it caught up. Taken as level with the head, a restarted worker whose first probe fetch
-        # came late ran traffic hours ahead, and the core judged the probe feed silent.
+        # came late could run traffic hours ahead, and the core would judge the probe feed silent.
         lead = head - newest if newest is not None else inf
         last = self.received.get((topic, partition), -1)
         backlog = self.backlog(topic, partition, last, since + self.merge_idle)
@@ -338,11 +344,7 @@ class RecordHandler:
                 partition,
                 topic,
                 now - since,
-                "nothing received from it"
-                if newest is None
-                else f"{lead:.0f} s behind"
-                if lead > lateness
-                else "it has a backlog",
+                _why_waited(lead, lateness, newest is None),
             )
         return False
 
