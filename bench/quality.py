@@ -405,18 +405,20 @@ def render_markdown(
             "four bins in a row crossed it. Not tuned away: what would (a deeper line, or more "
             "bins to open) would cost Louisiana or the delay targets.",
             "",
-            "A known fault the scores do not show: ng-outage-in-warmup-daily (validation) is "
-            "found, but as an outage of all four of its networks rather than of the country (ASN "
-            "Jaccard 0), ending a day early, and the shutdown learned in the warm-up keeps the "
-            "models' expectation far too low for weeks after it (AS37148: 1.7-3.5k a day expected "
-            "against 42-48k observed for five weeks). At daily bins the start-up guard lets go "
-            "after one bin, a rise above the clip is learned a few sigmas a day, and the slow "
-            "reference, which a bin is judged against when it is lower, started from the low "
-            "level. No labeled incident falls in those weeks; a second outage there would be "
-            "missed. The hourly and 5-minute variants are unaffected. Seen in the readings the "
-            "report draws: `restrictwatch simulate --scenario ng-outage-in-warmup-daily --seed 1 "
-            "--out ng.jsonl`, then AS37148's traffic in the `closed` readings of "
-            '`Pipeline(load_config(), keep_readings=True).process_batch(open("ng.jsonl", "rb"))`.',
+            "A fault found on a validation scenario, and fixed: "
+            "ng-outage-in-warmup-daily was found as an outage of all four of its networks rather than"
+            " of the country (ASN Jaccard 0), ending a day early, and the shutdown learned in the "
+            "warm-up kept the models' expectation far too low for weeks after it (AS37148: 1.7-3.5k a"
+            " day expected against 42-48k observed). At daily records a day is one bin, and the "
+            "start-up guard let go after a day: the shutdown's second day was learned as the level. "
+            "The guard now lets go after a day and at least three bins kept out, and with no country "
+            "total fit to judge, every network out is the country's outage. On seed 1 the event is "
+            "now national, 10-02 to 10-05 as labeled, and AS37148's expectation from 10-05 on is "
+            "43-47k (42,886-46,936). A shutdown of more than three days inside a daily series' first days is still "
+            "learned. Seen in the readings the report draws: `restrictwatch simulate --scenario "
+            "ng-outage-in-warmup-daily --seed 1 --out ng.jsonl`, then AS37148's traffic in the "
+            "`closed` readings of `Pipeline(load_config(), "
+            'keep_readings=True).process_batch(open("ng.jsonl", "rb"))`.',
             "",
             "### Targets",
             "",

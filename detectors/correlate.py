@@ -286,6 +286,15 @@ def _classify_area(verdicts: list[Verdict], judge: Judge) -> dict[AreaUnit, Obse
         else:
             out[country_unit] = obs
             country_out = obs.anomalous and obs.kind == OUTAGE
+    else:
+        # No total to judge yet (a series warming up cannot): with every network we have out, the
+        # country is dark, not each of its networks one by one; with any of them up, it is not.
+        networks = [out[("outage", a, None)] for a in asn_out]
+        if len(networks) >= 2 and all(o.anomalous and o.kind == OUTAGE for o in networks):
+            out[country_unit] = Observation(True, OUTAGE, [v for o in networks for v in o.evidence])
+            country_out = True
+        elif len(networks) >= 2:
+            out[country_unit] = NORMAL
     if not country_out:
         country_out = _platforms_collapsed(platform_traffic, totals_by_source, judge, out)
     if country_out:

@@ -39,8 +39,11 @@ SLOT_LEARNED = 0.5
 STARTUP_FLOOR = 0.15
 # ... and once a slot has learned but the model is still warming up, a bin this far below it.
 STARTUP_DROP = 0.5
-# Before a slot has learned, the guard lets go after this long, so a new level is learned.
+# Before a slot has learned, the guard lets go after this long, and after this many bins kept
+# out (at daily bins a day is one bin: a shutdown's second day would be learned as the level), so
+# a new level is learned.
 STARTUP_PROTECT_MAX = DAY
+STARTUP_PROTECT_BINS = 3
 # Step of the running median in log units per hour of data (a sign-driven stochastic median).
 MEDIAN_STEP_PER_HOUR = 0.05
 # Once warm, a drop this deep is kept out of learning for as long as it lasts (a collapse); a
@@ -149,6 +152,7 @@ class SeasonalBaseline(base.AnomalyDetector):
         self.first_ts: float | None = None
         self.cadence = Cadence()
         self.guarded_since: float | None = None  # start of a run the start-up guard kept out
+        self.guarded_bins = 0  # bins of that run
         self.moderate_since: float | None = None  # start of a run of moderate drops kept out
         self.slow = SlowReference(slow_halflife_seconds, slow_hold_seconds, SLOW_TOLERANCE, -1)
         self.last_day: int | None = None
@@ -276,7 +280,8 @@ class SeasonalBaseline(base.AnomalyDetector):
             self.slow_onset = None
 
     def _startup_guard(self, ts: float, y: float, f: Forecast, z: float, drop: float) -> bool:
-        """Keep a collapse out of a model that cannot yet judge one, for a day at most."""
+        """Keep a collapse out of a model that cannot yet judge one, for the longer of a day and
+        three bins."""
         if self.level is None:
             return False
         if f.provisional:
@@ -284,13 +289,18 @@ class SeasonalBaseline(base.AnomalyDetector):
         else:
             below = math.expm1(y) < STARTUP_FLOOR * math.expm1(self.median_log)
         if not below:
-            self.guarded_since = None
+            self.guarded_since, self.guarded_bins = None, 0
             return False
         if self.guarded_since is None:
             self.guarded_since = ts
+        self.guarded_bins += 1
         # A slot that has learned keeps a collapse out as long as it lasts (as once warmed up);
         # one that has not cannot tell a new level from an outage for ever.
-        return f.provisional or ts - self.guarded_since < STARTUP_PROTECT_MAX
+        return (
+            f.provisional
+            or ts - self.guarded_since < STARTUP_PROTECT_MAX
+            or self.guarded_bins <= STARTUP_PROTECT_BINS
+        )
 
     def _learn(self, ts: float, y: float, f: Forecast) -> None:
         if self.level is None:

@@ -38,7 +38,7 @@ import orjson
 from restrictwatch.detectors.exceptions import RestrictwatchError
 
 MAGIC = b"RWS"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def _probe_volume_added(tree: Any) -> Any:
@@ -62,8 +62,22 @@ def _below_band_added(tree: Any) -> Any:
     return tree
 
 
+def _guarded_bins_added(tree: Any) -> Any:
+    """3 -> 4: the start-up guard counts the bins it kept out; an older model counts none of its
+    run yet (a run already past a day may then be kept out for up to three more bins)."""
+    if isinstance(tree, list):
+        tree = [_guarded_bins_added(x) for x in tree]
+        if tree[:2] == ["O", "SeasonalBaseline"]:
+            tree += [0]
+    return tree
+
+
 # Older format version -> a function turning its tree into the next version's.
-MIGRATIONS: dict[int, Callable[[Any], Any]] = {1: _probe_volume_added, 2: _below_band_added}
+MIGRATIONS: dict[int, Callable[[Any], Any]] = {
+    1: _probe_volume_added,
+    2: _below_band_added,
+    3: _guarded_bins_added,
+}
 # zlib level 1: most of the gain for a fraction of the time of the default level.
 COMPRESSION = 1
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -201,6 +215,7 @@ SEASONAL_FIELDS = (
     "moderate_since",
     "slow",
     "last_day",
+    "guarded_bins",
 )
 PROBE_FIELDS = (
     "rate_halflife_seconds",

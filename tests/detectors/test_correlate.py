@@ -425,3 +425,14 @@ def test_every_region_falling_a_third_together_is_a_national_dip_not_regional_ou
         region_total(800, 1145, "US-TX"),
     )
     assert not any(o.anomalous for o in out.values())
+
+
+def test_every_network_out_with_no_country_total_to_judge_is_the_country_dark() -> None:
+    """Probes failing on every network, in days when no total is fit to judge (all still warming
+    up): one country-wide outage, not one per network; with one network up, only the others."""
+    platforms = ("x", "youtube", "facebook")
+    out = classify(*(rv(0.02, a, p) for a in (1, 2) for p in platforms))
+    assert out[("outage", None, None, None)].kind == OUTAGE
+    out = classify(*(rv(0.02 if a == 1 else 0.97, a, p) for a in (1, 2) for p in platforms))
+    assert not out[("outage", None, None, None)].anomalous
+    assert out[("outage", 1, None, None)].kind == OUTAGE

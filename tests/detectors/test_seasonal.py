@@ -178,6 +178,21 @@ def test_a_collapse_on_the_first_day_is_kept_out_of_learning() -> None:
     assert level is not None and m.level is not None and abs(m.level - level) < 0.05
 
 
+def test_a_shutdown_of_days_from_the_second_daily_record_is_not_learned() -> None:
+    """At daily records in 5-minute bins a day is one bin: a guard that let go after a day learned
+    the shutdown's second day as the level, and the model then expected a twentieth of normal for
+    weeks. Three days dark from the second record: the day after, normal is expected again."""
+    m = SeasonalBaseline(warmup_seconds=3 * DAY)
+    m.observe(START, 45_000.0)
+    for day in range(1, 4):
+        m.observe(START + day * DAY, 1_800.0)
+    assert m.level is not None and math.isclose(math.expm1(m.level), 45_000.0, rel_tol=1e-9)
+    f, z = m.observe(START + 4 * DAY, 44_000.0)
+    assert abs(f.expected / 44_000.0 - 1) < 0.05 and z > -3
+    f, _ = m.observe(START + 5 * DAY, 1_800.0)  # dark again once warm: judged far below
+    assert f.ready and 1 - 1_800.0 / f.expected > 0.9
+
+
 def test_a_surge_s_end_back_at_the_long_term_level_is_no_drop() -> None:
     """Five days at three times the volume lift the recent level; the day traffic is back where
     it stood for weeks is judged against that long-term normal, not against the surge."""
